@@ -1,0 +1,67 @@
+"""JSON encoding and decoding of stored values, in one place.
+
+Stored JSON is written the way the original writes it (serde_json without
+``preserve_order``): object keys sorted, no insignificant whitespace, non-ASCII
+characters as they are. Keeping every encode and decode here lets the codec be
+measured and swapped without touching the backends.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .errors import CorruptData, InvalidRecord
+
+__all__ = ["JSONValue", "decode_json", "encode_json"]
+
+#: A value that can be stored as JSON (checkpoint states, message items, tool schemas).
+JSONValue = Any
+
+_encoder = json.JSONEncoder(
+    ensure_ascii=False,
+    allow_nan=False,
+    sort_keys=True,
+    separators=(",", ":"),
+)
+_decode = json.JSONDecoder().decode
+
+
+def encode_json(value: JSONValue, what: str) -> str:
+    """Encode ``value`` as canonical JSON text.
+
+    Args:
+        value: Any JSON-serializable value (dict keys must be strings).
+        what: What the value is, for the error message (``"message item"``).
+
+    Returns:
+        The JSON text, keys sorted, compact.
+
+    Raises:
+        InvalidRecord: The value is not JSON-serializable (a set, an object, NaN or
+            Infinity, mixed-type keys), or is nested too deeply to encode.
+    """
+    try:
+        return _encoder.encode(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidRecord(f"{what} is not JSON-serializable: {exc}") from exc
+    except RecursionError as exc:
+        raise InvalidRecord(f"{what} is nested too deeply to encode as JSON") from exc
+
+
+def decode_json(text: str | bytes, *, table: str, row: str, column: str) -> JSONValue:
+    """Decode JSON text read from ``table``.
+
+    Raises:
+        CorruptData: The text is not valid JSON; the message names table, row and column.
+    """
+    try:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")
+        return _decode(text)
+    except (ValueError, RecursionError) as exc:
+        raise CorruptData(
+            f"stored {column} in {table} ({row}) is not valid JSON: {exc}",
+            table=table,
+            row=row,
+        ) from exc

@@ -1,0 +1,1 @@
+"""Storage backends: ``sqlite`` (embedded, the original's file) and ``postgres``."""

@@ -1,0 +1,186 @@
+"""Row mappers shared by the backends: database rows to records.
+
+Each mapper takes a row tuple in the column order of the matching ``*_COLUMNS``
+constant. JSON columns arrive either as text (SQLite) or already decoded
+(PostgreSQL ``jsonb``); the backend passes a ``decode`` function accordingly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .._json import decode_json
+from ..errors import CorruptData
+from ..records import (
+    CheckpointRecord,
+    DynamicToolRecord,
+    JobStateRecord,
+    MessageRecord,
+    ThreadGoalRecord,
+    ThreadMetadata,
+)
+
+__all__ = [
+    "CHECKPOINT_COLUMNS",
+    "GOAL_COLUMNS",
+    "JOB_COLUMNS",
+    "MESSAGE_COLUMNS",
+    "THREAD_COLUMNS",
+    "TOOL_COLUMNS",
+    "Decoder",
+    "checkpoint_from_row",
+    "goal_from_row",
+    "job_from_row",
+    "message_from_row",
+    "text_decoder",
+    "thread_from_row",
+    "tool_from_row",
+]
+
+THREAD_COLUMNS = (
+    "id, rollout_path, preview, ephemeral, model_provider, created_at, updated_at, status, "
+    "path, cwd, cli_version, source, title, sandbox_policy, approval_mode, archived, "
+    "archived_at, git_sha, git_branch, git_origin_url, memory_mode, current_leaf_id"
+)
+MESSAGE_COLUMNS = "id, thread_id, role, content, item_json, created_at, parent_entry_id"
+CHECKPOINT_COLUMNS = "thread_id, checkpoint_id, state_json, created_at"
+JOB_COLUMNS = "id, name, status, progress, detail, created_at, updated_at"
+TOOL_COLUMNS = "position, name, description, input_schema"
+GOAL_COLUMNS = (
+    "thread_id, goal_id, objective, status, token_budget, tokens_used, time_used_seconds, "
+    "created_at, updated_at, continuation_count"
+)
+
+#: ``decode(value, table=..., row=..., column=...)``: stored JSON to a Python value.
+Decoder = Callable[..., Any]
+
+
+def text_decoder(value: Any, *, table: str, row: str, column: str) -> Any:
+    """Decode JSON stored as text (SQLite)."""
+    return decode_json(value, table=table, row=row, column=column)
+
+
+def thread_from_row(row: Sequence[Any]) -> ThreadMetadata:
+    """A ``threads`` row (``THREAD_COLUMNS``) as a record.
+
+    Raises:
+        CorruptData: ``current_leaf_id`` holds text (the seed stored any string there).
+    """
+    leaf = row[21]
+    if leaf is not None and type(leaf) is not int:
+        raise CorruptData(
+            f"threads row id={row[0]!r} has a current_leaf_id that is not a message id: "
+            f"{leaf!r} (run `threadloom repair` to reset it)",
+            table="threads",
+            row=f"id={row[0]!r}",
+        )
+    return ThreadMetadata(
+        id=row[0],
+        rollout_path=row[1],
+        preview=row[2],
+        ephemeral=bool(row[3]),
+        model_provider=row[4],
+        created_at=row[5],
+        updated_at=row[6],
+        status=ThreadMetadata.status_from_storage(row[7]),
+        path=row[8],
+        cwd=row[9],
+        cli_version=row[10],
+        source=ThreadMetadata.source_from_storage(row[11]),
+        name=row[12],
+        sandbox_policy=row[13],
+        approval_mode=row[14],
+        archived=bool(row[15]),
+        archived_at=row[16],
+        git_sha=row[17],
+        git_branch=row[18],
+        git_origin_url=row[19],
+        memory_mode=row[20],
+        current_leaf_id=leaf,
+    )
+
+
+def message_from_row(row: Sequence[Any], decode: Decoder) -> MessageRecord:
+    """A ``messages`` row (``MESSAGE_COLUMNS``) as a record.
+
+    Raises:
+        CorruptData: The item JSON does not parse.
+    """
+    raw = row[4]
+    item = (
+        None
+        if raw is None
+        else decode(raw, table="messages", row=f"id={row[0]}", column="item_json")
+    )
+    return MessageRecord(
+        id=row[0],
+        thread_id=row[1],
+        role=row[2],
+        content=row[3],
+        item=item,
+        created_at=row[5],
+        parent_entry_id=row[6],
+    )
+
+
+def checkpoint_from_row(row: Sequence[Any], decode: Decoder) -> CheckpointRecord:
+    """A ``checkpoints`` row as a record.
+
+    Raises:
+        CorruptData: The state JSON does not parse (the seed returned ``null``).
+    """
+    state = decode(
+        row[2],
+        table="checkpoints",
+        row=f"thread_id={row[0]!r}, checkpoint_id={row[1]!r}",
+        column="state_json",
+    )
+    return CheckpointRecord(thread_id=row[0], checkpoint_id=row[1], state=state, created_at=row[3])
+
+
+def job_from_row(row: Sequence[Any]) -> JobStateRecord:
+    """A ``jobs`` row as a record (progress outside 0..255 reads as ``None``, as the original)."""
+    progress = row[3]
+    if type(progress) is not int or not 0 <= progress <= 255:
+        progress = None
+    return JobStateRecord(
+        id=row[0],
+        name=row[1],
+        status=JobStateRecord.status_from_storage(row[2]),
+        progress=progress,
+        detail=row[4],
+        created_at=row[5],
+        updated_at=row[6],
+    )
+
+
+def tool_from_row(row: Sequence[Any], thread_id: str, decode: Decoder) -> DynamicToolRecord:
+    """A ``thread_dynamic_tools`` row as a record.
+
+    Raises:
+        CorruptData: The input schema JSON does not parse.
+    """
+    schema = decode(
+        row[3],
+        table="thread_dynamic_tools",
+        row=f"thread_id={thread_id!r}, position={row[0]}",
+        column="input_schema",
+    )
+    return DynamicToolRecord(position=row[0], name=row[1], description=row[2], input_schema=schema)
+
+
+def goal_from_row(row: Sequence[Any]) -> ThreadGoalRecord:
+    """A ``thread_goals`` row (``GOAL_COLUMNS``) as a record; unknown status reads ``paused``."""
+    return ThreadGoalRecord(
+        thread_id=row[0],
+        goal_id=row[1],
+        objective=row[2],
+        status=ThreadGoalRecord.status_from_storage(row[3]),
+        token_budget=row[4],
+        tokens_used=row[5],
+        time_used_seconds=row[6],
+        created_at=row[7],
+        updated_at=row[8],
+        continuation_count=row[9],
+    )

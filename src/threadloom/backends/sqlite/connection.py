@@ -1,0 +1,235 @@
+"""SQLite connections: one per thread, reused, reopened after ``fork()``.
+
+Every connection gets the same pragmas when it opens (WAL, ``busy_timeout``,
+``foreign_keys=ON``, ``synchronous`` from the durability setting). Writes start with
+``BEGIN IMMEDIATE`` so two writers never deadlock upgrading a read lock; nested
+transactions use savepoints. Driver errors are translated into threadloom's errors
+here, in one place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+
+from ...errors import Conflict, CorruptData, InvalidRecord, StoreBusy, ThreadloomError
+
+__all__ = ["ConnectionManager", "Durability", "translate_errors"]
+
+
+class Durability(StrEnum):
+    """How hard a commit works to survive a power loss.
+
+    ``normal``: WAL with ``synchronous=NORMAL``; a commit survives a process crash,
+    and a power loss can lose only the last commits, never corrupt the file.
+    ``full``: WAL with ``synchronous=FULL``; every commit is fsynced.
+    """
+
+    NORMAL = "normal"
+    FULL = "full"
+
+
+_BUSY_MARKERS = ("database is locked", "database is busy", "database table is locked")
+
+
+@contextmanager
+def translate_errors(what: str, path: Path | str) -> Iterator[None]:
+    """Turn driver errors raised inside the block into threadloom errors.
+
+    Raises:
+        StoreBusy: The lock wait ran out.
+        Conflict: A constraint failed.
+        CorruptData: The file is not a database or is damaged.
+        InvalidRecord: A string cannot be stored (lone surrogates) or an integer is too big.
+        ThreadloomError: Any other driver error.
+    """
+    try:
+        yield
+    except ThreadloomError:
+        raise
+    except sqlite3.IntegrityError as exc:
+        raise Conflict(f"{what}: {exc}") from exc
+    except sqlite3.OperationalError as exc:
+        message = str(exc)
+        if any(marker in message for marker in _BUSY_MARKERS):
+            raise StoreBusy(
+                f"{what}: the database {path} stayed locked by another connection "
+                f"past the busy timeout ({message})"
+            ) from exc
+        raise ThreadloomError(f"{what}: {message}") from exc
+    except sqlite3.DatabaseError as exc:
+        message = str(exc)
+        if "not a database" in message or "malformed" in message:
+            raise CorruptData(f"{what}: {path} is damaged or not a database ({message})") from exc
+        raise ThreadloomError(f"{what}: {message}") from exc
+    except sqlite3.Error as exc:
+        raise ThreadloomError(f"{what}: {exc}") from exc
+    except UnicodeEncodeError as exc:
+        raise InvalidRecord(
+            f"{what}: text cannot be stored as UTF-8 (it holds a lone surrogate)"
+        ) from exc
+    except OverflowError as exc:
+        raise InvalidRecord(f"{what}: an integer does not fit 64 bits") from exc
+
+
+class _Local(threading.local):
+    conn: sqlite3.Connection | None = None
+    pid: int = 0
+    depth: int = 0
+
+
+class ConnectionManager:
+    """Hands each thread its own connection to one database file.
+
+    Args:
+        path: The database file.
+        durability: ``normal`` or ``full``.
+        busy_timeout: Seconds a statement waits for a lock before :class:`StoreBusy`.
+    """
+
+    def __init__(self, path: Path, *, durability: Durability, busy_timeout: float) -> None:
+        self.path = path
+        self.durability = durability
+        self.busy_timeout = busy_timeout
+        self._local = _Local()
+        self._all: list[tuple[int, sqlite3.Connection]] = []
+        self._registry_lock = threading.Lock()
+        self._closed = False
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path,
+            timeout=self.busy_timeout,
+            isolation_level=None,
+            check_same_thread=False,
+            cached_statements=256,
+        )
+        try:
+            with translate_errors("failed to configure the connection", self.path):
+                conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+                conn.execute("PRAGMA foreign_keys = ON")
+                conn.execute(
+                    "PRAGMA synchronous = "
+                    + ("FULL" if self.durability is Durability.FULL else "NORMAL")
+                )
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+                if mode is None or str(mode[0]).lower() != "wal":
+                    # Read-only media or an in-memory database cannot switch to WAL;
+                    # the store still works in the mode it got.
+                    pass
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use (and anew in a forked child).
+
+        Raises:
+            ThreadloomError: The store was closed.
+        """
+        local = self._local
+        pid = os.getpid()
+        conn = local.conn
+        if conn is not None and local.pid == pid:
+            return conn
+        if self._closed:
+            raise ThreadloomError(f"the store at {self.path} is closed")
+        # After fork() the inherited connection belongs to the parent: using or even
+        # closing it in the child can disturb the parent's locks, so it is abandoned.
+        conn = self._open()
+        local.conn = conn
+        local.pid = pid
+        local.depth = 0
+        with self._registry_lock:
+            self._all.append((pid, conn))
+        return conn
+
+    @contextmanager
+    def write(self, what: str) -> Iterator[sqlite3.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE``), or a savepoint inside one.
+
+        Commits when the block succeeds; rolls back on any exception, including
+        ``KeyboardInterrupt``.
+
+        Raises:
+            StoreBusy: The write lock could not be had within the busy timeout.
+        """
+        conn = self.connection()
+        local = self._local
+        with translate_errors(what, self.path):
+            if local.depth == 0:
+                conn.execute("BEGIN IMMEDIATE")
+                local.depth = 1
+                try:
+                    yield conn
+                except BaseException:
+                    local.depth = 0
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+                local.depth = 0
+                try:
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            else:
+                name = f"tl_sp_{local.depth}"
+                conn.execute(f"SAVEPOINT {name}")
+                local.depth += 1
+                try:
+                    yield conn
+                except BaseException:
+                    local.depth -= 1
+                    conn.execute(f"ROLLBACK TO {name}")
+                    conn.execute(f"RELEASE {name}")
+                    raise
+                local.depth -= 1
+                conn.execute(f"RELEASE {name}")
+
+    @contextmanager
+    def read(self, what: str) -> Iterator[sqlite3.Connection]:
+        """A read snapshot over several statements (inside a write, the write's view).
+
+        Raises:
+            StoreBusy: The database stayed locked past the busy timeout.
+        """
+        conn = self.connection()
+        local = self._local
+        with translate_errors(what, self.path):
+            if local.depth > 0:
+                yield conn
+                return
+            conn.execute("BEGIN")
+            local.depth = 1
+            try:
+                yield conn
+            finally:
+                local.depth = 0
+                if conn.in_transaction:
+                    conn.execute("COMMIT")
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether this thread is inside :meth:`write` or :meth:`read`."""
+        return self._local.depth > 0 and self._local.pid == os.getpid()
+
+    def close(self) -> None:
+        """Close every connection this process opened. Later calls raise."""
+        self._closed = True
+        pid = os.getpid()
+        with self._registry_lock:
+            mine = [conn for owner, conn in self._all if owner == pid]
+            self._all = []
+        for conn in mine:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        self._local = _Local()

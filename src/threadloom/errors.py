@@ -1,0 +1,66 @@
+"""The exceptions threadloom raises.
+
+Every error the store raises on purpose derives from :class:`ThreadloomError`, so a
+caller can catch one class. Errors caused by a driver (``sqlite3``, ``psycopg``) are
+chained with ``raise ... from exc`` so the original cause stays visible.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "Conflict",
+    "CorruptData",
+    "InvalidRecord",
+    "NotFound",
+    "SchemaError",
+    "StoreBusy",
+    "ThreadloomError",
+]
+
+
+class ThreadloomError(Exception):
+    """Base class of every error threadloom raises on purpose."""
+
+
+class NotFound(ThreadloomError, LookupError):
+    """A write or lookup named a thread, message, job or run that does not exist."""
+
+
+class Conflict(ThreadloomError):
+    """The request contradicts what is stored (a duplicate key, a message of another thread)."""
+
+
+class StoreBusy(ThreadloomError):
+    """Another connection held the database lock for longer than the busy timeout."""
+
+
+class CorruptData(ThreadloomError):
+    """Stored data could not be decoded.
+
+    Attributes:
+        table: The table holding the bad value.
+        row: A description of the row's key (for example ``"thread_id='t1', checkpoint_id='c'"``).
+    """
+
+    def __init__(self, message: str, *, table: str = "", row: str = "") -> None:
+        super().__init__(message)
+        self.table = table
+        self.row = row
+
+
+class SchemaError(ThreadloomError):
+    """The database's schema cannot be used: too new, or not a threadloom/original database.
+
+    Attributes:
+        found: The schema version found in the database, if known.
+        supported: The newest schema version this threadloom knows.
+    """
+
+    def __init__(self, message: str, *, found: int | None = None, supported: int | None = None):
+        super().__init__(message)
+        self.found = found
+        self.supported = supported
+
+
+class InvalidRecord(ThreadloomError, ValueError):
+    """A record or argument does not have the shape the original accepts."""
