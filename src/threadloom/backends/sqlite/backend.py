@@ -107,6 +107,24 @@ ON CONFLICT(thread_id) DO UPDATE SET
 """
 
 
+def _check_version_untouched(path: Path, busy_timeout: float) -> None:
+    """Refuse a database newer than we know before anything writes to it.
+
+    Our connections switch the file to WAL as they open, which rewrites bytes of the
+    database header; a probe connection without pragmas only reads, so a newer (or
+    foreign) file stays byte-for-byte as it was.
+
+    Raises:
+        SchemaError: The database is newer than this threadloom.
+        CorruptData: The file is not a SQLite database.
+    """
+    probe = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
+    try:
+        plan_migrations(probe, path)
+    finally:
+        probe.close()
+
+
 class SqliteBackend:
     """The store's tables in one SQLite file, with ``session_index.jsonl`` beside it.
 
@@ -139,6 +157,7 @@ class SqliteBackend:
             # Create the file ourselves so it is private from the start; SQLite gives
             # its -wal and -shm files the database file's mode.
             os.close(open_private_file(path, os.O_RDWR | os.O_CREAT))
+        _check_version_untouched(path, busy_timeout)
         self._conns = ConnectionManager(path, durability=durability, busy_timeout=busy_timeout)
         self.session_index = JsonlSessionIndex(
             session_index_path_for(path), fsync=durability is Durability.FULL
