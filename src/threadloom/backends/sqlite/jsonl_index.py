@@ -23,7 +23,7 @@ import fcntl
 import json
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -327,11 +327,15 @@ class JsonlSessionIndex:
                 if view.lines > self._compact_threshold and view.lines > 2 * len(view.latest):
                     self.compact()
 
-    def compact(self) -> CompactionReport:
+    def compact(self, *, drop: Collection[str] = ()) -> CompactionReport:
         """Rewrite the file to the latest entry per thread, atomically, under the lock.
 
         The rewrite reads the file while holding the lock that every appender takes, so
         no entry appended by another process can be dropped.
+
+        Args:
+            drop: Thread ids whose entries go too (``threadloom repair`` passes the
+                threads that no longer exist in the database).
 
         Raises:
             OSError: The file cannot be read, written or renamed.
@@ -346,7 +350,11 @@ class JsonlSessionIndex:
                     return CompactionReport(lines_before=0, lines_after=0, skipped_lines=0)
                 view = _View()
                 self._consume(view, data)
-                kept = [entry for _, entry in sorted(view.latest.values(), key=lambda s: s[0])]
+                kept = [
+                    entry
+                    for _, entry in sorted(view.latest.values(), key=lambda s: s[0])
+                    if entry.thread_id not in drop
+                ]
                 body = b"".join(encode_entry(e) + b"\n" for e in kept)
                 tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
                 fd = open_private_file(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
