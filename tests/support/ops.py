@@ -139,4 +139,6 @@ def run_oracle(oracle: Path, db_path: Path, ops: Iterable[dict[str, Any]]) -> li
     )
     if proc.returncode != 0:
         raise RuntimeError(f"seed-oracle failed ({proc.returncode}): {proc.stderr.decode()!r}")
-    return [json.loads(line) for line in proc.stdout.decode("utf-8").splitlines()]
+    # split("\n"), not splitlines(): answers may hold U+2028, U+0085 and friends, which
+    # splitlines() would treat as line breaks inside a JSON string.
+    return [json.loads(line) for line in proc.stdout.decode("utf-8").split("\n") if line]
