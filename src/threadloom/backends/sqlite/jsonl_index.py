@@ -343,6 +343,10 @@ class JsonlSessionIndex:
         with self._mutex:
             self._reset_after_fork()
             with self._locked():
+                # A compaction killed before its rename leaves its temp file behind; under
+                # the lock no other compaction runs, so every such file is stale.
+                for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+                    stale.unlink(missing_ok=True)
                 try:
                     with open(self.path, "rb") as handle:
                         data = handle.read()
