@@ -1,0 +1,50 @@
+"""Workflow traces: runs, branches, leaves, control nodes, teacher candidates, replay.
+
+The store lives on the original's schema-v2 tables (``workflow_runs``,
+``branch_runs``, ``leaf_runs``, ``control_node_runs``, ``teacher_candidates``),
+unchanged, so the original can still open the file. Reach it as
+:attr:`threadloom.StateStore.workflows`.
+"""
+
+from .backend import WorkflowTraceBackend
+from .hashing import canonical_json, compute_leaf_input_hash
+from .records import (
+    BranchRun,
+    BranchTree,
+    CandidateKind,
+    CandidateStatus,
+    ControlNodeRun,
+    ControlNodeTree,
+    LeafRun,
+    NodeKind,
+    ReplayOutcome,
+    RunStatus,
+    TeacherCandidate,
+    WorkflowRun,
+    WorkflowRunTree,
+)
+from .rows import COLUMNS, Row, Table
+from .store import WorkflowStore
+
+__all__ = [
+    "COLUMNS",
+    "BranchRun",
+    "BranchTree",
+    "CandidateKind",
+    "CandidateStatus",
+    "ControlNodeRun",
+    "ControlNodeTree",
+    "LeafRun",
+    "NodeKind",
+    "ReplayOutcome",
+    "Row",
+    "RunStatus",
+    "Table",
+    "TeacherCandidate",
+    "WorkflowRun",
+    "WorkflowRunTree",
+    "WorkflowStore",
+    "WorkflowTraceBackend",
+    "canonical_json",
+    "compute_leaf_input_hash",
+]
