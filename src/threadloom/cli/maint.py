@@ -1,0 +1,302 @@
+"""Keeping the database healthy: ``doctor``, ``repair``, ``prune``, ``stats``, ``migrate``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+from rich.text import Text
+
+from ..maintenance import (
+    DoctorReport,
+    diagnose,
+    prune_threads,
+    repair,
+    select_threads_to_prune,
+    stats,
+    thread_counts,
+    vacuum,
+)
+from ..records import ThreadStatus
+from .context import console, emit_json, json_option, open_store, wants_json
+from .fmt import human_bytes, relative_time, thread_title
+
+__all__ = ["COMMANDS"]
+
+
+def _print_report(report: DoctorReport) -> None:
+    out = console()
+    ok = Text("ok", style="green")
+    grid = Table.grid(padding=(0, 2))
+    grid.add_row(Text("Database", style="bold"), report.location)
+    pending = ", ".join(report.pending_steps) or "none"
+    grid.add_row(
+        Text("Schema", style="bold"),
+        f"version {report.schema_version}, pending steps: {pending}",
+    )
+    if report.sqlite:
+        integrity = "; ".join(report.integrity[:3])
+        grid.add_row(Text("Integrity", style="bold"), ok if integrity == "ok" else integrity)
+        fk = ", ".join(f"{t}: {n}" for t, n in report.foreign_key_violations.items())
+        grid.add_row(Text("Foreign keys", style="bold"), fk or ok)
+        orphans = ", ".join(f"{t}: {n}" for t, n in report.orphans.items() if n)
+        if orphans:
+            orphans += f" (threads {', '.join(report.orphan_threads)})"
+        grid.add_row(Text("Orphans", style="bold"), orphans or ok)
+        grid.add_row(
+            Text("Current leaves", style="bold"),
+            ", ".join(f"{t}: {v!r}" for t, v in report.bad_leaves.items()) or ok,
+        )
+        grid.add_row(
+            Text("Sizes", style="bold"),
+            f"database {human_bytes(report.db_bytes)}, WAL {human_bytes(report.wal_bytes)}",
+        )
+    else:
+        grid.add_row(Text("SQLite checks", style="bold"), "not available on this backend")
+    if report.index is not None:
+        idx = report.index
+        grid.add_row(
+            Text("Session index", style="bold"),
+            f"{idx.lines} line(s), {idx.threads} thread(s), {idx.skipped_lines} corrupt/torn, "
+            f"{report.index_superseded_lines} superseded, "
+            f"{len(report.index_deleted_threads)} for deleted threads",
+        )
+    out.print(grid)
+    problems = report.problems()
+    out.print()
+    if not problems:
+        out.print(Text("No problems found.", style="bold green"))
+        return
+    out.print(Text(f"{len(problems)} problem(s):", style="bold red"))
+    for line in problems:
+        out.print(f"  • {line}")
+    out.print(Text("Run `threadloom repair` to fix them.", style="dim"))
+
+
+@click.command("doctor")
+@click.option("--check", is_flag=True, help="Exit with status 1 when a problem is found.")
+@json_option
+def doctor_cmd(check: bool, as_json: bool) -> None:
+    """Check the database: schema, integrity, foreign keys, orphans, session index, WAL."""
+    store = open_store(migrate=False)
+    report = diagnose(store)
+    if wants_json(as_json):
+        emit_json(report.to_dict())
+    else:
+        _print_report(report)
+    if check and report.problems():
+        raise SystemExit(1)
+
+
+@click.command("repair")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--dry-run", is_flag=True, help="Only show what would be repaired.")
+@json_option
+def repair_cmd(yes: bool, dry_run: bool, as_json: bool) -> None:
+    """Fix what `doctor` finds (after showing it): orphans, bad leaves, index, WAL."""
+    store = open_store(migrate=False)
+    report = diagnose(store)
+    json_out = wants_json(as_json)
+    if not json_out:
+        _print_report(report)
+    if dry_run:
+        if json_out:
+            emit_json({"dry_run": True, "doctor": report.to_dict()})
+        return
+    if not report.problems() and not report.index_superseded_lines and not report.wal_bytes:
+        if json_out:
+            emit_json({"doctor": report.to_dict(), "repair": None})
+        return
+    if not yes and not json_out:
+        click.confirm("Repair now (also compacts the session index and the WAL)?", abort=True)
+    done = repair(store, report)
+    if json_out:
+        emit_json({"doctor": report.to_dict(), "repair": done.to_dict()})
+        return
+    out = console()
+    deleted = sum(done.orphans_deleted.values())
+    out.print(Text("Repaired:", style="bold green"))
+    if done.migrated:
+        out.print(f"  • applied schema steps {', '.join(done.migrated)}")
+    out.print(f"  • deleted {deleted} orphan row(s)")
+    for thread_id, leaf in done.leaves_reset.items():
+        out.print(f"  • {thread_id}: current leaf reset to {leaf if leaf is not None else 'none'}")
+    for thread_id in done.statuses_reset:
+        out.print(f"  • {thread_id}: status reset to idle")
+    out.print(
+        f"  • session index {done.index_lines_before} → {done.index_lines_after} line(s); "
+        f"WAL {human_bytes(done.wal_bytes_before)} → {human_bytes(done.wal_bytes_after)}"
+    )
+
+
+@click.command("prune")
+@click.option("--older-than", "days", type=click.FloatRange(0), help="Not updated for N days.")
+@click.option("--archived", is_flag=True, help="Archived threads only.")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice([s.value for s in ThreadStatus]),
+    help="Threads with this status (repeatable).",
+)
+@click.option("--dry-run", is_flag=True, help="Only show what would be deleted.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--no-vacuum", is_flag=True, help="Skip VACUUM afterwards.")
+@json_option
+def prune_cmd(
+    days: float | None,
+    archived: bool,
+    statuses: tuple[str, ...],
+    dry_run: bool,
+    yes: bool,
+    no_vacuum: bool,
+    as_json: bool,
+) -> None:
+    """Delete threads by age, archived state or status (all given criteria must match)."""
+    if days is None and not archived and not statuses:
+        raise click.UsageError("give at least one of --older-than, --archived, --status")
+    store = open_store()
+    selected = select_threads_to_prune(
+        store, older_than_days=days, archived=archived, statuses=statuses
+    )
+    counts = thread_counts(store, [t.id for t in selected])
+    json_out = wants_json(as_json)
+    listing: list[dict[str, Any]] = [
+        {
+            "id": t.id,
+            "title": thread_title(t),
+            "status": t.status.value,
+            "updated_at": t.updated_at,
+            "messages": counts[t.id].messages,
+        }
+        for t in selected
+    ]
+    out = console()
+    if not json_out:
+        table = Table(box=None, header_style="bold", title=f"{len(selected)} thread(s) to delete")
+        for column in ("ID", "Name", "Status", "Updated", "Msgs"):
+            table.add_column(column)
+        for row in listing:
+            table.add_row(
+                row["id"],
+                row["title"],
+                row["status"],
+                relative_time(row["updated_at"]),
+                str(row["messages"]),
+            )
+        out.print(table)
+    if dry_run or not selected:
+        if json_out:
+            emit_json({"dry_run": dry_run, "threads": listing, "deleted": 0})
+        elif dry_run:
+            out.print(Text("Dry run: nothing was deleted.", style="dim"))
+        return
+    if not yes and not json_out:
+        click.confirm(f"Delete these {len(selected)} thread(s)?", abort=True)
+    # Each thread is deleted in its own transaction: Ctrl-C stops between threads and
+    # leaves every thread either whole or gone.
+    with Progress(
+        TextColumn("deleting"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console(stderr=True),
+        transient=True,
+        disable=json_out,
+    ) as progress:
+        task = progress.add_task("delete", total=len(selected))
+        deleted = prune_threads(store, [t.id for t in selected], lambda _: progress.advance(task))
+    before = after = 0
+    if not no_vacuum:
+        with console(stderr=True).status("vacuuming…"):
+            before, after = vacuum(store)
+    if json_out:
+        emit_json(
+            {
+                "dry_run": False,
+                "threads": listing,
+                "deleted": deleted,
+                "bytes_before": before,
+                "bytes_after": after,
+            }
+        )
+        return
+    out.print(f"Deleted {deleted} thread(s).")
+    if not no_vacuum:
+        out.print(f"Vacuumed: {human_bytes(before)} → {human_bytes(after)}.")
+
+
+@click.command("stats")
+@click.option("--top", default=5, show_default=True, type=click.IntRange(1))
+@json_option
+def stats_cmd(top: int, as_json: bool) -> None:
+    """Counts and sizes per table, the largest threads, file sizes."""
+    store = open_store()
+    report = stats(store, top)
+    if wants_json(as_json):
+        emit_json(report.to_dict())
+        return
+    out = console()
+    tables = Table(box=None, header_style="bold", title="Tables")
+    tables.add_column("Table")
+    tables.add_column("Rows", justify="right")
+    tables.add_column("Size", justify="right")
+    for t in report.tables:
+        tables.add_row(t.name, f"{t.rows:,}", human_bytes(t.bytes))
+    out.print(tables)
+    largest = Table(box=None, header_style="bold", title="Largest threads")
+    for column in ("ID", "Name", "Msgs", "Text"):
+        largest.add_column(column, justify="right" if column in ("Msgs", "Text") else "left")
+    for row in report.largest_threads:
+        largest.add_row(
+            row["id"], row.get("name") or "", str(row["messages"]), human_bytes(row["bytes"])
+        )
+    out.print(largest)
+    if report.files:
+        out.print(", ".join(f"{k}: {human_bytes(v)}" for k, v in report.files.items()))
+
+
+@click.command("migrate")
+@click.option("--dry-run", is_flag=True, help="Only show the pending steps.")
+@json_option
+def migrate_cmd(dry_run: bool, as_json: bool) -> None:
+    """Show pending schema steps and apply them (each in its own transaction)."""
+    store = open_store(migrate=False)
+    info = store.schema_info()
+    pending = [{"name": s.name, "description": s.description} for s in info.pending]
+    applied = [] if dry_run or not pending else store.migrate()
+    after = store.schema_info()
+    if wants_json(as_json):
+        emit_json(
+            {
+                "schema_version_before": info.schema_version,
+                "schema_version": after.schema_version,
+                "pending": pending,
+                "applied": [s.name for s in applied],
+                "dry_run": dry_run,
+            }
+        )
+        return
+    out = console()
+    out.print(f"Schema version {info.schema_version} at {store.backend.location}.")
+    if not pending:
+        out.print(Text("Up to date: no pending steps.", style="green"))
+        return
+    for step in info.pending:
+        mark = "✓" if any(a.name == step.name for a in applied) else "·"
+        out.print(f"  {mark} {step.name}: {step.description}")
+    if dry_run:
+        out.print(
+            Text(f"{len(pending)} pending step(s); run without --dry-run to apply.", style="dim")
+        )
+    else:
+        out.print(
+            Text(
+                f"Applied {len(applied)} step(s); schema version now {after.schema_version}.",
+                style="green",
+            )
+        )
+
+
+COMMANDS: list[click.Command] = [doctor_cmd, repair_cmd, prune_cmd, stats_cmd, migrate_cmd]
