@@ -1,0 +1,740 @@
+"""The server backend: the store's tables in PostgreSQL, the session index in a table.
+
+Semantics are the SQLite backend's (the contract suite runs on both). What differs is
+how they are had:
+
+- Appends to one thread serialize on the thread row (``FOR NO KEY UPDATE``: it
+  excludes other appends and forks but not the foreign-key checks of checkpoint and
+  tool writes, which take ``KEY SHARE``), so two writers never both read the same leaf
+  and branch by accident; different threads never wait on each other. An append is
+  one statement (lock, insert, move the leaf), so it is one round trip and atomic
+  even on an autocommit connection.
+- Ties on the second-resolution timestamps break by ``seq`` (insertion order), the
+  role SQLite's rowid plays; re-saving a checkpoint or a job renews it, as ``REPLACE``
+  renews the rowid.
+- Text is stored through :mod:`.nul` so NUL characters round-trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+import psycopg
+
+from ...backend import MigrationStep, SchemaInfo, ToolRow
+from ...errors import Conflict, NotFound
+from ...records import (
+    CheckpointRecord,
+    DynamicToolRecord,
+    JobStateRecord,
+    MessageRecord,
+    ThreadGoalRecord,
+    ThreadMetadata,
+)
+from ..rows import (
+    GOAL_COLUMNS,
+    JOB_COLUMNS,
+    THREAD_COLUMNS,
+    checkpoint_from_row,
+    goal_from_row,
+    job_from_row,
+    message_from_row,
+    text_decoder,
+    thread_from_row,
+    tool_from_row,
+)
+from .connection import PgConnections
+from .nul import escape, escape_opt, unescape_row
+from .schema import apply_migrations, plan_migrations
+from .session_index import PgSessionIndex
+
+__all__ = ["PostgresBackend"]
+
+# JSON columns are read as their stored text and decoded by the shared row mappers.
+_MESSAGE_COLUMNS = "id, thread_id, role, content, item_json::text, created_at, parent_entry_id"
+_MESSAGE_JSON = (4,)
+_CHECKPOINT_COLUMNS = "thread_id, checkpoint_id, state_json::text, created_at"
+_CHECKPOINT_JSON = (2,)
+_TOOL_COLUMNS = "position, name, description, input_schema::text"
+_TOOL_JSON = (3,)
+
+_UPSERT_THREAD = """
+INSERT INTO threads (
+    id, rollout_path, preview, ephemeral, model_provider, created_at, updated_at, status,
+    path, cwd, cli_version, source, title, sandbox_policy, approval_mode, archived,
+    archived_at, git_sha, git_branch, git_origin_url, memory_mode
+) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (id) DO UPDATE SET
+    rollout_path = EXCLUDED.rollout_path,
+    preview = EXCLUDED.preview,
+    ephemeral = EXCLUDED.ephemeral,
+    model_provider = EXCLUDED.model_provider,
+    created_at = EXCLUDED.created_at,
+    updated_at = EXCLUDED.updated_at,
+    status = EXCLUDED.status,
+    path = EXCLUDED.path,
+    cwd = EXCLUDED.cwd,
+    cli_version = EXCLUDED.cli_version,
+    source = EXCLUDED.source,
+    title = EXCLUDED.title,
+    sandbox_policy = EXCLUDED.sandbox_policy,
+    approval_mode = EXCLUDED.approval_mode,
+    archived = EXCLUDED.archived,
+    archived_at = EXCLUDED.archived_at,
+    git_sha = EXCLUDED.git_sha,
+    git_branch = EXCLUDED.git_branch,
+    git_origin_url = EXCLUDED.git_origin_url,
+    memory_mode = EXCLUDED.memory_mode
+"""
+
+_LIST_THREADS_ALL = (
+    f"SELECT {THREAD_COLUMNS} FROM threads ORDER BY updated_at DESC, seq DESC LIMIT %s"
+)
+_LIST_THREADS_LIVE = (
+    f"SELECT {THREAD_COLUMNS} FROM threads WHERE archived = 0 "
+    "ORDER BY updated_at DESC, seq DESC LIMIT %s"
+)
+
+# One statement: lock the thread row, insert under its leaf, move the leaf. In READ
+# COMMITTED a writer that waited for the lock re-reads the row, so it sees the leaf
+# the previous writer set.
+_APPEND = """
+WITH t AS (
+    SELECT id, current_leaf_id FROM threads WHERE id = %(thread)s FOR NO KEY UPDATE
+), ins AS (
+    INSERT INTO messages (thread_id, role, content, item_json, created_at, parent_entry_id)
+    SELECT t.id, %(role)s, %(content)s, %(item)s::json, %(now)s, t.current_leaf_id FROM t
+    RETURNING id
+), upd AS (
+    UPDATE threads SET current_leaf_id = ins.id FROM ins WHERE threads.id = %(thread)s
+)
+SELECT id FROM ins
+"""
+
+_LIST_BRANCH = f"""
+WITH RECURSIVE ancestors(id, thread_id, role, content, item_json, created_at,
+                         parent_entry_id, depth) AS (
+    SELECT {_MESSAGE_COLUMNS}, 0::bigint FROM messages
+    WHERE id = (SELECT current_leaf_id FROM threads WHERE id = %s)
+    UNION ALL
+    SELECT m.id, m.thread_id, m.role, m.content, m.item_json::text, m.created_at,
+           m.parent_entry_id, a.depth + 1
+    FROM messages m JOIN ancestors a ON m.id = a.parent_entry_id
+    WHERE a.depth < %s
+)
+SELECT id, thread_id, role, content, item_json, created_at, parent_entry_id
+FROM ancestors ORDER BY depth DESC
+"""
+
+_UPSERT_GOAL = f"""
+INSERT INTO thread_goals ({GOAL_COLUMNS})
+SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s, %s WHERE EXISTS (SELECT 1 FROM threads WHERE id = %s)
+ON CONFLICT (thread_id) DO UPDATE SET
+    goal_id = EXCLUDED.goal_id,
+    objective = EXCLUDED.objective,
+    status = EXCLUDED.status,
+    token_budget = EXCLUDED.token_budget,
+    tokens_used = EXCLUDED.tokens_used,
+    time_used_seconds = EXCLUDED.time_used_seconds,
+    created_at = EXCLUDED.created_at,
+    updated_at = EXCLUDED.updated_at,
+    continuation_count = EXCLUDED.continuation_count
+RETURNING 1
+"""
+
+_SAVE_CHECKPOINT = """
+INSERT INTO checkpoints (thread_id, checkpoint_id, state_json, created_at)
+SELECT id, %s, %s::json, %s FROM threads WHERE id = %s
+ON CONFLICT (thread_id, checkpoint_id) DO UPDATE SET
+    state_json = EXCLUDED.state_json,
+    created_at = EXCLUDED.created_at,
+    seq = nextval('threadloom_insert_seq')
+RETURNING 1
+"""
+
+_UPSERT_JOB = f"""
+INSERT INTO jobs ({JOB_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (id) DO UPDATE SET
+    name = EXCLUDED.name,
+    status = EXCLUDED.status,
+    progress = EXCLUDED.progress,
+    detail = EXCLUDED.detail,
+    created_at = EXCLUDED.created_at,
+    updated_at = EXCLUDED.updated_at,
+    seq = nextval('threadloom_insert_seq')
+"""
+
+
+def _thread(row: Sequence[Any]) -> ThreadMetadata:
+    return thread_from_row(unescape_row(row))
+
+
+def _message(row: Sequence[Any]) -> MessageRecord:
+    return message_from_row(unescape_row(row, _MESSAGE_JSON), text_decoder)
+
+
+def _checkpoint(row: Sequence[Any]) -> CheckpointRecord:
+    return checkpoint_from_row(unescape_row(row, _CHECKPOINT_JSON), text_decoder)
+
+
+def _goal(row: Sequence[Any]) -> ThreadGoalRecord:
+    return goal_from_row(unescape_row(row))
+
+
+def _job(row: Sequence[Any]) -> JobStateRecord:
+    return job_from_row(unescape_row(row))
+
+
+class PostgresBackend:
+    """The store's tables in a PostgreSQL schema (the connection's ``search_path``).
+
+    Open it with :meth:`open` (``StateStore.open`` does).
+    """
+
+    def __init__(self, conns: PgConnections, *, migrate: bool = True) -> None:
+        self._conns = conns
+        self.location = conns.location
+        self.session_index = PgSessionIndex(conns)
+        try:
+            if migrate:
+                apply_migrations(conns)
+            else:
+                plan_migrations(conns)
+        except BaseException:
+            conns.close()
+            raise
+
+    @classmethod
+    def open(
+        cls,
+        target: Any,
+        *,
+        durability: object = "normal",
+        busy_timeout: float = 5.0,
+        migrate: bool = True,
+        pool_size: int = 10,
+        pool_min_size: int = 1,
+        pool_timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        prepare_threshold: int | None = 5,
+    ) -> PostgresBackend:
+        """Open the backend on a DSN, a ``psycopg.Connection`` or a ``ConnectionPool``.
+
+        Args:
+            target: Where the data lives. A DSN opens a pool threadloom owns and closes;
+                a connection or pool stays the caller's (``close()`` leaves it open).
+            durability: ``"full"`` forces ``synchronous_commit=on`` on connections
+                threadloom opens; ``"normal"`` keeps the server's setting.
+            busy_timeout: Seconds to wait for a row lock (``lock_timeout``) before
+                :class:`~threadloom.errors.StoreBusy`, on connections threadloom opens.
+            migrate: Apply pending schema steps.
+            pool_size: Most connections of an owned pool.
+            pool_min_size: Connections an owned pool keeps open.
+            pool_timeout: Seconds to wait for a free pooled connection.
+            connect_timeout: Seconds to wait for the server.
+            prepare_threshold: psycopg's ``prepare_threshold`` for connections threadloom
+                opens; ``None`` turns prepared statements off (PgBouncer in
+                transaction mode).
+
+        Raises:
+            ThreadloomError: ``target`` is not usable, or the server cannot be reached.
+            SchemaError: The schema is newer than this threadloom.
+            StoreBusy: Another process held the migration lock too long.
+        """
+        for name, value in (
+            ("pool_size", pool_size),
+            ("pool_min_size", pool_min_size),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+        if pool_size < 1:
+            raise ValueError(f"pool_size must be at least 1, got {pool_size}")
+        conns = PgConnections(
+            target,
+            pool_size=pool_size,
+            pool_min_size=pool_min_size,
+            pool_timeout=pool_timeout,
+            connect_timeout=connect_timeout,
+            prepare_threshold=prepare_threshold,
+            lock_timeout=busy_timeout,
+            synchronous_commit=str(durability) == "full",
+        )
+        return cls(conns, migrate=migrate)
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    @property
+    def connections(self) -> PgConnections:
+        """The connection source (for the workflow trace store and maintenance)."""
+        return self._conns
+
+    def close(self) -> None:
+        """Close what threadloom opened; a caller's connection or pool stays open."""
+        self._conns.close()
+        self.session_index.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic write over several calls (a savepoint when nested)."""
+        with self._conns.write("transaction failed"):
+            yield
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One consistent read view over several calls (``REPEATABLE READ``)."""
+        with self._conns.read("snapshot failed"):
+            yield
+
+    def write(self, what: str) -> AbstractContextManager[psycopg.Connection[Any]]:
+        """A transaction for extensions (the workflow trace store)."""
+        return self._conns.write(what)
+
+    def read(self, what: str) -> AbstractContextManager[psycopg.Connection[Any]]:
+        """A read snapshot for extensions."""
+        return self._conns.read(what)
+
+    def schema_info(self) -> SchemaInfo:
+        """Schema versions and steps, read without writing."""
+        plan = plan_migrations(self._conns)
+        return SchemaInfo(
+            schema_version=plan.schema_version,
+            own_version=plan.own_version,
+            applied=tuple(MigrationStep(m.name, m.description) for m in plan.applied),
+            pending=tuple(MigrationStep(m.name, m.description) for m in plan.pending),
+        )
+
+    def migrate(self) -> list[MigrationStep]:
+        """Apply pending steps; those applied by this call."""
+        return [MigrationStep(m.name, m.description) for m in apply_migrations(self._conns)]
+
+    def _all(self, what: str, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        with self._conns.call(what) as conn:
+            return conn.execute(sql, params).fetchall()  # type: ignore[call-overload, no-any-return]
+
+    def _one(self, what: str, sql: str, params: Sequence[object] = ()) -> tuple[Any, ...] | None:
+        with self._conns.call(what) as conn:
+            return conn.execute(sql, params).fetchone()  # type: ignore[call-overload, no-any-return]
+
+    def _count(self, what: str, sql: str, params: Sequence[object]) -> int:
+        with self._conns.call(what) as conn:
+            return conn.execute(sql, params).rowcount  # type: ignore[call-overload, no-any-return]
+
+    # -- threads -----------------------------------------------------------------
+
+    def upsert_thread(self, thread: ThreadMetadata) -> None:
+        with self._conns.call(f"failed to upsert thread {thread.id}") as conn:
+            conn.execute(
+                _UPSERT_THREAD,
+                (
+                    escape(thread.id),
+                    escape_opt(thread.rollout_path),
+                    escape(thread.preview),
+                    int(thread.ephemeral),
+                    escape(thread.model_provider),
+                    thread.created_at,
+                    thread.updated_at,
+                    thread.status.value,
+                    escape_opt(thread.path),
+                    escape(thread.cwd),
+                    escape(thread.cli_version),
+                    thread.source.value,
+                    escape_opt(thread.name),
+                    escape_opt(thread.sandbox_policy),
+                    escape_opt(thread.approval_mode),
+                    int(thread.archived),
+                    thread.archived_at,
+                    escape_opt(thread.git_sha),
+                    escape_opt(thread.git_branch),
+                    escape_opt(thread.git_origin_url),
+                    escape_opt(thread.memory_mode),
+                ),
+            )
+
+    def get_thread(self, thread_id: str) -> ThreadMetadata | None:
+        row = self._one(
+            f"failed to read thread {thread_id}",
+            f"SELECT {THREAD_COLUMNS} FROM threads WHERE id = %s",
+            (escape(thread_id),),
+        )
+        return None if row is None else _thread(row)
+
+    def list_threads(self, *, include_archived: bool, limit: int) -> list[ThreadMetadata]:
+        rows = self._all(
+            "failed to list threads",
+            _LIST_THREADS_ALL if include_archived else _LIST_THREADS_LIVE,
+            (limit,),
+        )
+        return [_thread(row) for row in rows]
+
+    def iter_threads(self, *, include_archived: bool) -> Iterator[ThreadMetadata]:
+        sql = _LIST_THREADS_ALL if include_archived else _LIST_THREADS_LIVE
+        # LIMIT NULL is LIMIT ALL.
+        for row in self._all("failed to list threads", sql, (None,)):
+            yield _thread(row)
+
+    def mark_archived(self, thread_id: str, now: int) -> bool:
+        return (
+            self._count(
+                f"failed to archive thread {thread_id}",
+                "UPDATE threads SET archived = 1, archived_at = %s, status = 'archived' "
+                "WHERE id = %s",
+                (now, escape(thread_id)),
+            )
+            > 0
+        )
+
+    def mark_unarchived(self, thread_id: str) -> bool:
+        return (
+            self._count(
+                f"failed to unarchive thread {thread_id}",
+                "UPDATE threads SET archived = 0, archived_at = NULL, "
+                "status = CASE WHEN status = 'archived' THEN 'idle' ELSE status END "
+                "WHERE id = %s",
+                (escape(thread_id),),
+            )
+            > 0
+        )
+
+    def delete_thread(self, thread_id: str) -> bool:
+        # Foreign keys cascade to messages, checkpoints, tools and the goal; they are
+        # enforced here from the start, so no orphans of earlier deletes can exist.
+        return (
+            self._count(
+                f"failed to delete thread {thread_id}",
+                "DELETE FROM threads WHERE id = %s",
+                (escape(thread_id),),
+            )
+            > 0
+        )
+
+    def set_thread_memory_mode(self, thread_id: str, mode: str | None) -> None:
+        changed = self._count(
+            f"failed to set memory mode of thread {thread_id}",
+            "UPDATE threads SET memory_mode = %s WHERE id = %s",
+            (escape_opt(mode), escape(thread_id)),
+        )
+        if changed == 0:
+            raise NotFound(f"thread {thread_id} not found")
+
+    def get_thread_memory_mode(self, thread_id: str) -> str | None:
+        row = self._one(
+            f"failed to read memory mode of thread {thread_id}",
+            "SELECT memory_mode FROM threads WHERE id = %s",
+            (escape(thread_id),),
+        )
+        return None if row is None else unescape_row(row)[0]  # type: ignore[no-any-return]
+
+    def find_rollout_path_by_id(self, thread_id: str) -> str | None:
+        row = self._one(
+            f"failed to look up rollout path of thread {thread_id}",
+            "SELECT rollout_path FROM threads WHERE id = %s",
+            (escape(thread_id),),
+        )
+        return None if row is None else unescape_row(row)[0]  # type: ignore[no-any-return]
+
+    # -- goals -------------------------------------------------------------------
+
+    def upsert_thread_goal(self, goal: ThreadGoalRecord) -> None:
+        thread_id = escape(goal.thread_id)
+        row = self._one(
+            f"failed to save goal of thread {goal.thread_id}",
+            _UPSERT_GOAL,
+            (
+                thread_id,
+                escape(goal.goal_id),
+                escape(goal.objective),
+                goal.status.value,
+                goal.token_budget,
+                goal.tokens_used,
+                goal.time_used_seconds,
+                goal.created_at,
+                goal.updated_at,
+                goal.continuation_count,
+                thread_id,
+            ),
+        )
+        if row is None:
+            raise NotFound(f"thread {goal.thread_id} not found")
+
+    def get_thread_goal(self, thread_id: str) -> ThreadGoalRecord | None:
+        row = self._one(
+            f"failed to read goal of thread {thread_id}",
+            f"SELECT {GOAL_COLUMNS} FROM thread_goals WHERE thread_id = %s",
+            (escape(thread_id),),
+        )
+        return None if row is None else _goal(row)
+
+    def delete_thread_goal(self, thread_id: str) -> bool:
+        return (
+            self._count(
+                f"failed to delete goal of thread {thread_id}",
+                "DELETE FROM thread_goals WHERE thread_id = %s",
+                (escape(thread_id),),
+            )
+            > 0
+        )
+
+    def record_thread_goal_usage(
+        self, thread_id: str, tokens_delta: int, seconds_delta: int, now: int
+    ) -> ThreadGoalRecord | None:
+        row = self._one(
+            f"failed to record goal usage of thread {thread_id}",
+            "UPDATE thread_goals SET tokens_used = tokens_used + %s, "
+            "time_used_seconds = time_used_seconds + %s, "
+            "updated_at = GREATEST(updated_at, %s) "
+            f"WHERE thread_id = %s RETURNING {GOAL_COLUMNS}",
+            (tokens_delta, seconds_delta, now, escape(thread_id)),
+        )
+        return None if row is None else _goal(row)
+
+    def record_thread_goal_continuation(self, thread_id: str) -> ThreadGoalRecord | None:
+        row = self._one(
+            f"failed to record goal continuation of thread {thread_id}",
+            "UPDATE thread_goals SET continuation_count = continuation_count + 1 "
+            f"WHERE thread_id = %s RETURNING {GOAL_COLUMNS}",
+            (escape(thread_id),),
+        )
+        return None if row is None else _goal(row)
+
+    # -- messages ----------------------------------------------------------------
+
+    def append_message(
+        self, thread_id: str, role: str, content: str, item_json: str | None, now: int
+    ) -> int:
+        row = self._one(
+            f"failed to append message to thread {thread_id}",
+            _APPEND,
+            {
+                "thread": escape(thread_id),
+                "role": escape(role),
+                "content": escape(content),
+                "item": item_json,
+                "now": now,
+            },
+        )
+        if row is None:
+            raise NotFound(f"thread {thread_id} not found")
+        return int(row[0])
+
+    def fork_at_message(
+        self, message_id: int, role: str, content: str, item_json: str | None, now: int
+    ) -> int:
+        with self._conns.write(f"failed to fork at message {message_id}") as conn:
+            row = conn.execute(
+                "SELECT thread_id FROM messages WHERE id = %s", (message_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"message {message_id} not found")
+            # Serialize with appends to the same thread: the fork moves the leaf too.
+            locked = conn.execute(
+                "SELECT 1 FROM threads WHERE id = %s FOR NO KEY UPDATE", (row[0],)
+            ).fetchone()
+            if locked is None:
+                raise NotFound(f"thread of message {message_id} not found")
+            inserted = conn.execute(
+                "INSERT INTO messages (thread_id, role, content, item_json, created_at, "
+                "parent_entry_id) VALUES (%s, %s, %s, %s::json, %s, %s) RETURNING id",
+                (row[0], escape(role), escape(content), item_json, now, message_id),
+            ).fetchone()
+            assert inserted is not None
+            conn.execute(
+                "UPDATE threads SET current_leaf_id = %s WHERE id = %s", (inserted[0], row[0])
+            )
+            return int(inserted[0])
+
+    def list_messages(self, thread_id: str, limit: int) -> list[MessageRecord]:
+        if limit == 0:
+            return []
+        rows = self._all(
+            f"failed to list messages of thread {thread_id}",
+            _LIST_BRANCH,
+            (escape(thread_id), limit - 1),
+        )
+        return [_message(row) for row in rows]
+
+    def list_leaf_messages(self, thread_id: str) -> list[MessageRecord]:
+        rows = self._all(
+            f"failed to list leaf messages of thread {thread_id}",
+            "SELECT m1.id, m1.thread_id, m1.role, m1.content, m1.item_json::text, "
+            "m1.created_at, m1.parent_entry_id FROM messages m1 "
+            "WHERE m1.thread_id = %s AND NOT EXISTS "
+            "(SELECT 1 FROM messages m2 WHERE m2.parent_entry_id = m1.id) ORDER BY m1.id",
+            (escape(thread_id),),
+        )
+        return [_message(row) for row in rows]
+
+    def list_all_messages(self, thread_id: str) -> list[MessageRecord]:
+        rows = self._all(
+            f"failed to list messages of thread {thread_id}",
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE thread_id = %s ORDER BY id",
+            (escape(thread_id),),
+        )
+        return [_message(row) for row in rows]
+
+    def set_current_leaf_id(self, thread_id: str, message_id: int) -> None:
+        stored_id = escape(thread_id)
+        with self._conns.write(f"failed to set the current leaf of thread {thread_id}") as conn:
+            if (
+                conn.execute(
+                    "SELECT 1 FROM threads WHERE id = %s FOR NO KEY UPDATE", (stored_id,)
+                ).fetchone()
+                is None
+            ):
+                raise NotFound(f"thread {thread_id} not found")
+            row = conn.execute(
+                "SELECT thread_id FROM messages WHERE id = %s", (message_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"message {message_id} not found")
+            if row[0] != stored_id:
+                owner = unescape_row(row)[0]
+                raise Conflict(
+                    f"message {message_id} belongs to thread {owner}, not to thread {thread_id}"
+                )
+            conn.execute(
+                "UPDATE threads SET current_leaf_id = %s WHERE id = %s", (message_id, stored_id)
+            )
+
+    def clear_messages(self, thread_id: str) -> int:
+        stored_id = escape(thread_id)
+        with self._conns.write(f"failed to clear messages of thread {thread_id}") as conn:
+            conn.execute("UPDATE threads SET current_leaf_id = NULL WHERE id = %s", (stored_id,))
+            return conn.execute("DELETE FROM messages WHERE thread_id = %s", (stored_id,)).rowcount
+
+    # -- dynamic tools -----------------------------------------------------------
+
+    def persist_dynamic_tools(self, thread_id: str, tools: Sequence[ToolRow]) -> None:
+        seen: dict[int, str] = {}
+        for tool in tools:
+            if tool.position in seen:
+                raise Conflict(
+                    f"failed to persist dynamic tool {tool.name} of thread {thread_id}: "
+                    f"position {tool.position} is used twice"
+                )
+            seen[tool.position] = tool.name
+        stored_id = escape(thread_id)
+        with self._conns.write(f"failed to persist dynamic tools of thread {thread_id}") as conn:
+            if conn.execute("SELECT 1 FROM threads WHERE id = %s", (stored_id,)).fetchone() is None:
+                raise NotFound(f"thread {thread_id} not found")
+            conn.execute("DELETE FROM thread_dynamic_tools WHERE thread_id = %s", (stored_id,))
+            if tools:
+                with conn.cursor() as cur:
+                    cur.executemany(
+                        "INSERT INTO thread_dynamic_tools (thread_id, position, name, "
+                        "description, input_schema) VALUES (%s, %s, %s, %s, %s::json)",
+                        [
+                            (
+                                stored_id,
+                                tool.position,
+                                escape(tool.name),
+                                escape_opt(tool.description),
+                                tool.input_schema_json,
+                            )
+                            for tool in tools
+                        ],
+                    )
+
+    def get_dynamic_tools(self, thread_id: str) -> list[DynamicToolRecord]:
+        rows = self._all(
+            f"failed to read dynamic tools of thread {thread_id}",
+            f"SELECT {_TOOL_COLUMNS} FROM thread_dynamic_tools WHERE thread_id = %s "
+            "ORDER BY position",
+            (escape(thread_id),),
+        )
+        return [
+            tool_from_row(unescape_row(row, _TOOL_JSON), thread_id, text_decoder) for row in rows
+        ]
+
+    # -- checkpoints -------------------------------------------------------------
+
+    def save_checkpoint(
+        self, thread_id: str, checkpoint_id: str, state_json: str, now: int
+    ) -> None:
+        row = self._one(
+            f"failed to save checkpoint {checkpoint_id} of thread {thread_id}",
+            _SAVE_CHECKPOINT,
+            (escape(checkpoint_id), state_json, now, escape(thread_id)),
+        )
+        if row is None:
+            raise NotFound(f"thread {thread_id} not found")
+
+    def load_checkpoint(self, thread_id: str, checkpoint_id: str | None) -> CheckpointRecord | None:
+        if checkpoint_id is None:
+            row = self._one(
+                f"failed to load the latest checkpoint of thread {thread_id}",
+                f"SELECT {_CHECKPOINT_COLUMNS} FROM checkpoints WHERE thread_id = %s "
+                "ORDER BY created_at DESC, seq DESC LIMIT 1",
+                (escape(thread_id),),
+            )
+        else:
+            row = self._one(
+                f"failed to load checkpoint {checkpoint_id} of thread {thread_id}",
+                f"SELECT {_CHECKPOINT_COLUMNS} FROM checkpoints "
+                "WHERE thread_id = %s AND checkpoint_id = %s",
+                (escape(thread_id), escape(checkpoint_id)),
+            )
+        return None if row is None else _checkpoint(row)
+
+    def list_checkpoints(self, thread_id: str, limit: int) -> list[CheckpointRecord]:
+        rows = self._all(
+            f"failed to list checkpoints of thread {thread_id}",
+            f"SELECT {_CHECKPOINT_COLUMNS} FROM checkpoints WHERE thread_id = %s "
+            "ORDER BY created_at DESC, seq DESC LIMIT %s",
+            (escape(thread_id), limit),
+        )
+        return [_checkpoint(row) for row in rows]
+
+    def delete_checkpoint(self, thread_id: str, checkpoint_id: str) -> bool:
+        return (
+            self._count(
+                f"failed to delete checkpoint {checkpoint_id} of thread {thread_id}",
+                "DELETE FROM checkpoints WHERE thread_id = %s AND checkpoint_id = %s",
+                (escape(thread_id), escape(checkpoint_id)),
+            )
+            > 0
+        )
+
+    # -- jobs --------------------------------------------------------------------
+
+    def upsert_job(self, job: JobStateRecord) -> None:
+        with self._conns.call(f"failed to upsert job {job.id}") as conn:
+            conn.execute(
+                _UPSERT_JOB,
+                (
+                    escape(job.id),
+                    escape(job.name),
+                    job.status.value,
+                    job.progress,
+                    escape_opt(job.detail),
+                    job.created_at,
+                    job.updated_at,
+                ),
+            )
+
+    def get_job(self, job_id: str) -> JobStateRecord | None:
+        row = self._one(
+            f"failed to read job {job_id}",
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = %s",
+            (escape(job_id),),
+        )
+        return None if row is None else _job(row)
+
+    def list_jobs(self, limit: int) -> list[JobStateRecord]:
+        rows = self._all(
+            "failed to list jobs",
+            f"SELECT {JOB_COLUMNS} FROM jobs ORDER BY updated_at DESC, seq DESC LIMIT %s",
+            (limit,),
+        )
+        return [_job(row) for row in rows]
+
+    def delete_job(self, job_id: str) -> bool:
+        return (
+            self._count(
+                f"failed to delete job {job_id}",
+                "DELETE FROM jobs WHERE id = %s",
+                (escape(job_id),),
+            )
+            > 0
+        )

@@ -1,0 +1,358 @@
+"""PostgreSQL connections: from a DSN (an owned pool), a caller's pool, or one connection.
+
+Three ways in, one way of running statements:
+
+- a DSN: threadloom opens and owns a ``psycopg_pool.ConnectionPool`` (autocommit
+  connections, ``lock_timeout`` from ``busy_timeout``, ``prepare_threshold`` as given);
+- a caller's ``ConnectionPool``: connections are borrowed per call and returned;
+- a caller's ``psycopg.Connection``: calls from different threads take turns on it.
+
+A call outside :meth:`PgConnections.write`/``read`` borrows a connection for one
+statement. Inside a block the thread keeps its connection (thread-local, never behind
+a Python lock in pool mode, so a thread waiting for a pool checkout blocks nobody
+else), and nested blocks become savepoints.
+
+A lost connection (server restart, ``pg_terminate_backend``) fails the call in flight
+with a :class:`~threadloom.errors.ThreadloomError` saying so; its transaction is gone
+with the session, so nothing is half-written. The pool then drops its dead
+connections and a single connection is reopened, so the next call works.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import psycopg.errors as pg_errors
+from psycopg import conninfo as pg_conninfo
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from ...errors import Conflict, InvalidRecord, NotFound, StoreBusy, ThreadloomError
+
+__all__ = ["PgConnections", "redact_dsn", "translate_errors"]
+
+
+def redact_dsn(dsn: str) -> str:
+    """``dsn`` without its password (for messages and ``location``)."""
+    try:
+        params = pg_conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        return "<unparsable PostgreSQL DSN>"
+    params.pop("password", None)
+    return pg_conninfo.make_conninfo("", **params)
+
+
+def _lost(what: str, exc: BaseException) -> ThreadloomError:
+    return ThreadloomError(
+        f"{what}: the connection to PostgreSQL was lost ({str(exc).strip()}); the "
+        "transaction was rolled back by the server (a write interrupted while committing "
+        "may or may not have been applied); the next call reconnects"
+    )
+
+
+@contextmanager
+def translate_errors(what: str) -> Iterator[None]:
+    """Turn psycopg errors raised inside the block into threadloom errors.
+
+    Raises:
+        StoreBusy: A lock wait ran past ``lock_timeout``, a deadlock or serialization
+            failure was detected, or no pooled connection was free in time.
+        NotFound: A row referenced a thread or run that does not exist (a concurrent
+            delete won the race).
+        Conflict: Another constraint failed.
+        InvalidRecord: A string cannot be stored as UTF-8 or an integer does not fit.
+        ThreadloomError: The connection was lost, or any other driver error.
+    """
+    try:
+        yield
+    except ThreadloomError:
+        raise
+    except (
+        pg_errors.LockNotAvailable,
+        pg_errors.DeadlockDetected,
+        pg_errors.SerializationFailure,
+    ) as exc:
+        raise StoreBusy(f"{what}: {str(exc).strip()} (another writer held the lock)") from exc
+    except PoolTimeout as exc:
+        raise StoreBusy(f"{what}: no pooled connection became free in time ({exc})") from exc
+    except pg_errors.ForeignKeyViolation as exc:
+        raise NotFound(f"{what}: {str(exc).strip()}") from exc
+    except psycopg.IntegrityError as exc:
+        raise Conflict(f"{what}: {str(exc).strip()}") from exc
+    except (pg_errors.NumericValueOutOfRange, pg_errors.UntranslatableCharacter) as exc:
+        raise InvalidRecord(f"{what}: {str(exc).strip()}") from exc
+    except psycopg.OperationalError as exc:
+        raise _lost(what, exc) from exc
+    except psycopg.InterfaceError as exc:
+        # A connection closed under us (by the server, or by close() elsewhere).
+        raise _lost(what, exc) from exc
+    except psycopg.Error as exc:
+        raise ThreadloomError(f"{what}: {str(exc).strip()}") from exc
+    except UnicodeEncodeError as exc:
+        raise InvalidRecord(
+            f"{what}: text cannot be stored as UTF-8 (it holds a lone surrogate)"
+        ) from exc
+
+
+class _Local(threading.local):
+    conn: psycopg.Connection[Any] | None = None
+    depth: int = 0
+
+
+class PgConnections:
+    """Hands out connections for calls and transactions.
+
+    Args:
+        target: A DSN, a ``psycopg.Connection`` or a ``psycopg_pool.ConnectionPool``.
+        pool_size: Most connections an owned pool opens.
+        pool_min_size: Connections an owned pool keeps open.
+        pool_timeout: Seconds to wait for a free pooled connection before
+            :class:`StoreBusy`.
+        connect_timeout: Seconds to wait for the server when connecting.
+        prepare_threshold: psycopg's ``prepare_threshold`` for connections threadloom
+            opens (``None`` disables server-side prepared statements, as PgBouncer in
+            transaction mode needs).
+        lock_timeout: Seconds a statement waits for a row lock (``busy_timeout``).
+        synchronous_commit: Force ``synchronous_commit=on`` on connections we open.
+
+    Raises:
+        ThreadloomError: ``target`` is none of the three, or the server cannot be reached.
+    """
+
+    def __init__(
+        self,
+        target: Any,
+        *,
+        pool_size: int = 10,
+        pool_min_size: int = 1,
+        pool_timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        prepare_threshold: int | None = 5,
+        lock_timeout: float = 5.0,
+        synchronous_commit: bool = False,
+    ) -> None:
+        self._local = _Local()
+        self._closed = False
+        self._pid = os.getpid()
+        self._prepare_threshold = prepare_threshold
+        self._lock_timeout_ms = int(lock_timeout * 1000)
+        self._synchronous_commit = synchronous_commit
+        self._connect_timeout = connect_timeout
+        self._pool: ConnectionPool[Any] | None = None
+        self._owns_pool = False
+        self._single: psycopg.Connection[Any] | None = None
+        self._given: psycopg.Connection[Any] | None = None
+        self._single_lock = threading.RLock()
+        self._reopen_conninfo: str | None = None
+        self._pool_args: dict[str, Any] = {}
+        if isinstance(target, str):
+            self.location = redact_dsn(target)
+            self._pool_args = {
+                "conninfo": target,
+                "min_size": min(pool_min_size, pool_size),
+                "max_size": pool_size,
+                "timeout": pool_timeout,
+            }
+            self._pool = self._new_pool()
+            self._owns_pool = True
+        elif isinstance(target, ConnectionPool):
+            self._pool = target
+            self.location = redact_dsn(target.conninfo)
+        elif isinstance(target, psycopg.Connection):
+            if target.closed:
+                raise ThreadloomError("the psycopg connection given to threadloom is closed")
+            self._single = self._given = target
+            self.location = target.info.dsn
+            # Kept (password included) so a lost connection can be reopened alike.
+            self._reopen_conninfo = pg_conninfo.make_conninfo(
+                "",
+                **{
+                    opt.keyword.decode(): opt.val.decode()
+                    for opt in target.pgconn.info
+                    if opt.val is not None
+                },
+            )
+        else:
+            raise ThreadloomError(
+                "a PostgreSQL store opens on a postgresql:// DSN, a psycopg Connection or a "
+                f"psycopg_pool ConnectionPool, not {type(target).__name__}"
+            )
+
+    # -- opening -------------------------------------------------------------------
+
+    def _configure(self, conn: psycopg.Connection[Any]) -> None:
+        """Settings for every connection threadloom opens itself."""
+        conn.execute(f"SET lock_timeout = {self._lock_timeout_ms}")
+        if self._synchronous_commit:
+            conn.execute("SET synchronous_commit = on")
+
+    def _new_pool(self) -> ConnectionPool[Any]:
+        args = self._pool_args
+        pool: ConnectionPool[Any] = ConnectionPool(
+            args["conninfo"],
+            min_size=args["min_size"],
+            max_size=args["max_size"],
+            timeout=args["timeout"],
+            kwargs={
+                "autocommit": True,
+                "prepare_threshold": self._prepare_threshold,
+                "connect_timeout": max(1, round(self._connect_timeout)),
+            },
+            configure=self._configure,
+            name="threadloom",
+            open=False,
+        )
+        try:
+            pool.open(wait=True, timeout=max(self._connect_timeout, 1.0))
+        except PoolTimeout as exc:
+            pool.close()
+            raise ThreadloomError(
+                f"cannot connect to PostgreSQL at {self.location} within "
+                f"{self._connect_timeout} s: {exc}"
+            ) from exc
+        return pool
+
+    def _pool_here(self) -> ConnectionPool[Any]:
+        pool = self._pool
+        assert pool is not None
+        if self._owns_pool and self._pid != os.getpid():
+            # After fork() the parent's pool threads do not exist here and its sockets
+            # are the parent's: abandon them (closing would disturb the parent).
+            self._pid = os.getpid()
+            self._local = _Local()
+            pool = self._pool = self._new_pool()
+        return pool
+
+    def _single_here(self) -> psycopg.Connection[Any]:
+        conn = self._single
+        assert conn is not None
+        if conn.closed or conn.broken:
+            assert self._reopen_conninfo is not None
+            try:
+                conn = psycopg.Connection.connect(
+                    self._reopen_conninfo,
+                    autocommit=conn.autocommit,
+                    prepare_threshold=conn.prepare_threshold,
+                    connect_timeout=max(1, round(self._connect_timeout)),
+                )
+            except psycopg.OperationalError as exc:
+                raise ThreadloomError(
+                    f"cannot reconnect to PostgreSQL at {self.location}: {str(exc).strip()}"
+                ) from exc
+            self._configure(conn)
+            self._single = conn
+        return conn
+
+    # -- using ---------------------------------------------------------------------
+
+    @property
+    def single_connection(self) -> bool:
+        """Whether calls share one connection (a caller's ``psycopg.Connection``)."""
+        return self._single is not None
+
+    @contextmanager
+    def _checkout(self) -> Iterator[psycopg.Connection[Any]]:
+        """This thread's connection: the open block's, or one for this call."""
+        local = self._local
+        if local.conn is not None:
+            yield local.conn
+            return
+        if self._closed:
+            raise ThreadloomError(f"the store at {self.location} is closed")
+        if self._pool is not None:
+            pool = self._pool_here()
+            # pool.connection() returns a broken connection to the pool, which drops it.
+            with pool.connection() as conn:
+                try:
+                    yield conn
+                except psycopg.OperationalError:
+                    # The server may have dropped every idle connection (a restart):
+                    # have the pool test them now rather than fail the next calls.
+                    with contextlib.suppress(Exception):
+                        pool.check()
+                    raise
+            return
+        with self._single_lock:
+            yield self._single_here()
+
+    @contextmanager
+    def call(self, what: str) -> Iterator[psycopg.Connection[Any]]:
+        """A connection for one atomic statement (autocommit, or inside the open block).
+
+        Raises:
+            ThreadloomError: As :func:`translate_errors`.
+        """
+        with translate_errors(what), self._checkout() as conn:
+            if conn.autocommit or self._local.depth:
+                yield conn
+            else:
+                with conn.transaction():
+                    yield conn
+
+    @contextmanager
+    def write(self, what: str) -> Iterator[psycopg.Connection[Any]]:
+        """A transaction (a savepoint when nested); commits on success, else rolls back.
+
+        Raises:
+            ThreadloomError: As :func:`translate_errors`.
+        """
+        with translate_errors(what), self._checkout() as conn:
+            local = self._local
+            outer = local.depth == 0
+            if outer:
+                local.conn = conn
+            local.depth += 1
+            try:
+                with conn.transaction():
+                    yield conn
+            finally:
+                local.depth -= 1
+                if outer:
+                    local.conn = None
+
+    @contextmanager
+    def read(self, what: str) -> Iterator[psycopg.Connection[Any]]:
+        """A repeatable-read snapshot (inside a write: the write's own view).
+
+        Raises:
+            ThreadloomError: As :func:`translate_errors`.
+        """
+        if self._local.depth:
+            with translate_errors(what):
+                yield self._local.conn  # type: ignore[misc]
+            return
+        with self.write(what) as conn:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield conn
+
+    @contextmanager
+    def session(self, what: str) -> Iterator[psycopg.Connection[Any]]:
+        """A connection held for several transactions (migrations), outside any block.
+
+        Raises:
+            ThreadloomError: As :func:`translate_errors`.
+        """
+        with translate_errors(what), self._checkout() as conn:
+            yield conn
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether this thread is inside :meth:`write` or :meth:`read`."""
+        return self._local.depth > 0
+
+    def close(self) -> None:
+        """Close what threadloom opened (an owned pool, a reopened connection)."""
+        self._closed = True
+        if self._owns_pool and self._pool is not None and self._pid == os.getpid():
+            self._pool.close()
+        with self._single_lock:
+            # A connection threadloom reopened is ours to close; the caller's is not.
+            single = self._single
+            if single is not None and single is not self._given:
+                with contextlib.suppress(psycopg.Error):
+                    single.close()
