@@ -160,7 +160,9 @@ class SqliteBackend:
         _check_version_untouched(path, busy_timeout)
         self._conns = ConnectionManager(path, durability=durability, busy_timeout=busy_timeout)
         self.session_index = JsonlSessionIndex(
-            session_index_path_for(path), fsync=durability is Durability.FULL
+            session_index_path_for(path),
+            fsync=durability is Durability.FULL,
+            lock_timeout=busy_timeout,
         )
         try:
             conn = self._conns.connection()

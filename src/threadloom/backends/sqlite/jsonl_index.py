@@ -23,12 +23,14 @@ import fcntl
 import json
 import os
 import threading
+import time
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ...errors import StoreBusy
 from ...paths import ensure_private_dir, open_private_file
 from ...records import SessionIndexEntry
 from ...session_index import CompactionReport, IndexHealth
@@ -124,6 +126,8 @@ class JsonlSessionIndex:
         path: The ``session_index.jsonl`` path.
         fsync: Whether each append is fsynced (durability ``full``).
         compact_threshold: Line count past which an append compacts the file.
+        lock_timeout: Seconds to wait for the file lock before :class:`StoreBusy`
+            (``None``: wait as long as it takes).
     """
 
     def __init__(
@@ -132,8 +136,10 @@ class JsonlSessionIndex:
         *,
         fsync: bool = False,
         compact_threshold: int = DEFAULT_COMPACT_THRESHOLD,
+        lock_timeout: float | None = None,
     ) -> None:
         self.path = path
+        self._lock_timeout = lock_timeout
         self.lock_path = path.with_name(path.name + ".lock")
         self._fsync = fsync
         self._compact_threshold = compact_threshold
@@ -164,11 +170,40 @@ class JsonlSessionIndex:
             if self._lock_fd is None:
                 ensure_private_dir(self.lock_path.parent)
                 self._lock_fd = open_private_file(self.lock_path, os.O_RDWR | os.O_CREAT)
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            self._acquire(self._lock_fd)
             try:
                 yield
             finally:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def _acquire(self, fd: int) -> None:
+        """Take the exclusive lock, waiting at most ``lock_timeout`` seconds.
+
+        flock() has no timeout of its own, and a blocking flock() would hang for as
+        long as a stopped (Ctrl-Z) or stuck process holds the lock, so a contended lock
+        is polled with a growing sleep instead.
+
+        Raises:
+            StoreBusy: The lock stayed held past ``lock_timeout``.
+        """
+        if self._lock_timeout is None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            return
+        deadline = time.monotonic() + self._lock_timeout
+        pause = 0.0005
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise StoreBusy(
+                        f"the session index lock {self.lock_path} stayed held by another "
+                        f"process past the busy timeout ({self._lock_timeout:g} s)"
+                    ) from None
+                time.sleep(min(pause, left))
+                pause = min(pause * 2, 0.002)
 
     # -- reading -----------------------------------------------------------------
 
@@ -306,6 +341,7 @@ class JsonlSessionIndex:
         """Append one entry under the lock, in a single write.
 
         Raises:
+            StoreBusy: Another process held the lock past the timeout.
             OSError: The file or its lock cannot be opened or written.
         """
         payload = b"\n" + encode_entry(entry) + b"\n"
@@ -338,6 +374,7 @@ class JsonlSessionIndex:
                 threads that no longer exist in the database).
 
         Raises:
+            StoreBusy: Another process held the lock past the timeout.
             OSError: The file cannot be read, written or renamed.
         """
         with self._mutex:
