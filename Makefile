@@ -28,3 +28,9 @@ unit: $(BIN)/.installed
 	$(BIN)/pytest
 
 test: lint typecheck unit
+
+# Benchmarks beside the original, the raw-SQL floor and peers (a few minutes):
+# writes docs/benchmarks.md and docs/benchmarks.png.
+bench: $(BIN)/.installed
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench

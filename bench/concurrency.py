@@ -1,0 +1,76 @@
+"""Several writer processes appending at once; total throughput and error count.
+
+Every writer opens its connection first, then all start together at a barrier, so
+the measured span holds only appends. Each writer appends to its own thread in one
+shared database (separate sessions of one user, the original's situation).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+from collections.abc import Callable
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
+from pathlib import Path
+
+from .workloads import Sample
+
+__all__ = ["OpenWriter", "run_writers"]
+
+#: ``open_writer(db, thread_id)`` returns ``(append(i), close())``; called in the child.
+OpenWriter = Callable[[Path, str], tuple[Callable[[int], object], Callable[[], None]]]
+
+
+def _child(
+    open_writer: OpenWriter,
+    db: Path,
+    thread_id: str,
+    count: int,
+    barrier: Barrier,
+    results: Queue[tuple[int, int, float, str]],
+) -> None:
+    append, close = open_writer(db, thread_id)
+    barrier.wait()
+    ok = errors = 0
+    first_error = ""
+    for i in range(count):
+        try:
+            append(i)
+            ok += 1
+        except Exception as exc:  # counted, not fatal: the report shows errors
+            errors += 1
+            first_error = first_error or f"{type(exc).__name__}: {exc}"
+    end = time.perf_counter()
+    close()
+    results.put((ok, errors, end, first_error))
+
+
+def run_writers(open_writer: OpenWriter, db: Path, writers: int, per_writer: int) -> Sample:
+    """Run ``writers`` processes of ``per_writer`` appends each on threads ``t0..``.
+
+    ``perf_counter`` is ``CLOCK_MONOTONIC`` on Linux, one clock for all processes.
+    """
+    # fork: the children inherit the loaded modules and start in milliseconds.
+    ctx = mp.get_context("fork")
+    barrier = ctx.Barrier(writers + 1)
+    results: Queue[tuple[int, int, float, str]] = ctx.Queue()
+    procs = [
+        ctx.Process(target=_child, args=(open_writer, db, f"t{w}", per_writer, barrier, results))
+        for w in range(writers)
+    ]
+    for proc in procs:
+        proc.start()
+    barrier.wait(timeout=120)
+    start = time.perf_counter()
+    got = [results.get(timeout=600) for _ in procs]
+    for proc in procs:
+        proc.join()
+    ok = sum(r[0] for r in got)
+    errors = sum(r[1] for r in got)
+    end = max(r[2] for r in got)
+    messages = [r[3] for r in got if r[3]]
+    extra: dict[str, object] = {"writers": writers}
+    if messages:
+        extra["first_error"] = messages[0]
+    return Sample(ops=ok, seconds=end - start, errors=errors, extra=extra)
