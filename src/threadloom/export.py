@@ -177,7 +177,8 @@ def dumps(doc: dict[str, Any], fmt: str) -> str:
 
 def _from_jsonl(text: str) -> dict[str, Any]:
     doc: dict[str, Any] = {"messages": [], "checkpoints": [], "tools": [], "goal": None}
-    for number, line in enumerate(text.splitlines(), 1):
+    # split("\n"), not splitlines(): JSON text may hold U+2028 and other separators raw.
+    for number, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         try:

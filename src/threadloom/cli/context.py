@@ -114,6 +114,8 @@ def resolve_thread(store: StateStore, ref: str) -> ThreadMetadata:
     Raises:
         CliError: No thread matches, or several do (the message lists them).
     """
+    if not ref.strip():
+        raise CliError("a thread id, id prefix or name is required")
     exact = store.get_thread(ref)
     if exact is not None:
         return exact
