@@ -45,7 +45,8 @@ def translate_errors(what: str, path: Path | str) -> Iterator[None]:
     Raises:
         StoreBusy: The lock wait ran out.
         Conflict: A constraint failed.
-        CorruptData: The file is not a database or is damaged.
+        CorruptData: The file is not a database or is damaged, or a stored text is
+            not valid UTF-8.
         InvalidRecord: A string cannot be stored (lone surrogates) or an integer is too big.
         ThreadloomError: Any other driver error.
     """
@@ -57,6 +58,12 @@ def translate_errors(what: str, path: Path | str) -> Iterator[None]:
         raise Conflict(f"{what}: {exc}") from exc
     except sqlite3.OperationalError as exc:
         message = str(exc)
+        if message.startswith("Could not decode to UTF-8"):
+            # Bytes that are not UTF-8 in a TEXT column: another tool or a damaged page
+            # wrote them. The driver names the column; ``what`` names the row's key.
+            raise CorruptData(
+                f"{what}: a stored text value in {path} is not valid UTF-8 ({message})"
+            ) from exc
         if any(marker in message for marker in _BUSY_MARKERS):
             raise StoreBusy(
                 f"{what}: the database {path} stayed locked by another connection "
@@ -70,6 +77,10 @@ def translate_errors(what: str, path: Path | str) -> Iterator[None]:
         raise ThreadloomError(f"{what}: {message}") from exc
     except sqlite3.Error as exc:
         raise ThreadloomError(f"{what}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        # The driver could not even decode SQLite's error message: it quotes schema
+        # text from a damaged file.
+        raise CorruptData(f"{what}: {path} is damaged (text that is not UTF-8)") from exc
     except UnicodeEncodeError as exc:
         raise InvalidRecord(
             f"{what}: text cannot be stored as UTF-8 (it holds a lone surrogate)"
