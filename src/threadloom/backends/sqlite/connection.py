@@ -37,6 +37,27 @@ class Durability(StrEnum):
 
 _BUSY_MARKERS = ("database is locked", "database is busy", "database table is locked")
 
+# SQLite's own texts for these do not say why; _access_hint() adds the likely cause.
+_ACCESS_ERRORS = ("unable to open database file", "attempt to write a readonly database")
+
+
+def _access_hint(path: Path | str) -> str:
+    """Why a database file cannot be opened or written, as far as the OS tells."""
+    target = Path(path)
+    try:
+        if os.statvfs(target.parent).f_flag & os.ST_RDONLY:
+            return f" (the file system holding {target} is mounted read-only)"
+    except OSError:
+        return f" (its directory {target.parent} cannot be read)"
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        return (
+            f" (the directory {target.parent} is read-only: SQLite must create the -wal "
+            "and -shm files beside the database)"
+        )
+    if target.exists() and not os.access(target, os.R_OK | os.W_OK):
+        return f" (the file {target} is read-only or unreadable for this user)"
+    return ""
+
 
 @contextmanager
 def translate_errors(what: str, path: Path | str) -> Iterator[None]:
@@ -64,6 +85,8 @@ def translate_errors(what: str, path: Path | str) -> Iterator[None]:
             raise CorruptData(
                 f"{what}: a stored text value in {path} is not valid UTF-8 ({message})"
             ) from exc
+        if message in _ACCESS_ERRORS:
+            raise ThreadloomError(f"{what}: {message}{_access_hint(path)}") from exc
         if any(marker in message for marker in _BUSY_MARKERS):
             raise StoreBusy(
                 f"{what}: the database {path} stayed locked by another connection "
