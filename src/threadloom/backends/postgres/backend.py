@@ -17,9 +17,9 @@ how they are had:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
@@ -49,6 +49,9 @@ from .connection import PgConnections
 from .nul import escape, escape_opt, unescape_row
 from .schema import apply_migrations, plan_migrations
 from .session_index import PgSessionIndex
+
+if TYPE_CHECKING:
+    from .workflow_traces import PgWorkflowTraces
 
 __all__ = ["PostgresBackend"]
 
@@ -270,6 +273,12 @@ class PostgresBackend:
         """The connection source (for the workflow trace store and maintenance)."""
         return self._conns
 
+    def workflow_trace_backend(self) -> PgWorkflowTraces:
+        """The workflow trace tables on this backend (for ``WorkflowStore``)."""
+        from .workflow_traces import PgWorkflowTraces
+
+        return PgWorkflowTraces(self._conns)
+
     def close(self) -> None:
         """Close what threadloom opened; a caller's connection or pool stays open."""
         self._conns.close()
@@ -311,15 +320,17 @@ class PostgresBackend:
 
     def _all(self, what: str, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         with self._conns.call(what) as conn:
-            return conn.execute(sql, params).fetchall()  # type: ignore[call-overload, no-any-return]
+            return conn.execute(sql, params).fetchall()
 
-    def _one(self, what: str, sql: str, params: Sequence[object] = ()) -> tuple[Any, ...] | None:
+    def _one(
+        self, what: str, sql: str, params: Sequence[object] | Mapping[str, object] = ()
+    ) -> tuple[Any, ...] | None:
         with self._conns.call(what) as conn:
-            return conn.execute(sql, params).fetchone()  # type: ignore[call-overload, no-any-return]
+            return conn.execute(sql, params).fetchone()
 
     def _count(self, what: str, sql: str, params: Sequence[object]) -> int:
         with self._conns.call(what) as conn:
-            return conn.execute(sql, params).rowcount  # type: ignore[call-overload, no-any-return]
+            return conn.execute(sql, params).rowcount
 
     # -- threads -----------------------------------------------------------------
 
@@ -424,7 +435,7 @@ class PostgresBackend:
             "SELECT memory_mode FROM threads WHERE id = %s",
             (escape(thread_id),),
         )
-        return None if row is None else unescape_row(row)[0]  # type: ignore[no-any-return]
+        return None if row is None else unescape_row(row)[0]
 
     def find_rollout_path_by_id(self, thread_id: str) -> str | None:
         row = self._one(
@@ -432,7 +443,7 @@ class PostgresBackend:
             "SELECT rollout_path FROM threads WHERE id = %s",
             (escape(thread_id),),
         )
-        return None if row is None else unescape_row(row)[0]  # type: ignore[no-any-return]
+        return None if row is None else unescape_row(row)[0]
 
     # -- goals -------------------------------------------------------------------
 

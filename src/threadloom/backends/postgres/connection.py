@@ -162,7 +162,8 @@ class PgConnections:
             self._owns_pool = True
         elif isinstance(target, ConnectionPool):
             self._pool = target
-            self.location = redact_dsn(target.conninfo)
+            conninfo = target.conninfo
+            self.location = redact_dsn(conninfo if isinstance(conninfo, str) else conninfo())
         elif isinstance(target, psycopg.Connection):
             if target.closed:
                 raise ThreadloomError("the psycopg connection given to threadloom is closed")

@@ -234,7 +234,7 @@ def _script(sql: str) -> Callable[[psycopg.Connection[Any]], None]:
     def run(conn: psycopg.Connection[Any]) -> None:
         for statement in sql.split(";"):
             if statement.strip():
-                conn.execute(statement)  # type: ignore[call-overload]
+                conn.execute(statement)
 
     return run
 
