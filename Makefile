@@ -13,9 +13,11 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-# The main job, on the embedded default store (~/.codewhale/state.db or $$CODEWHALE_HOME).
+# The main job, on the embedded default store (~/.codewhale/state.db or $$CODEWHALE_HOME):
+# the session picker; with no sessions yet, `demo --if-empty` seeds sample ones first.
 run: $(BIN)/.installed
-	$(BIN)/python examples/quickstart.py
+	$(BIN)/threadloom demo --if-empty
+	$(BIN)/threadloom threads
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests

@@ -106,17 +106,25 @@ def threads_cmd(
     if not selected:
         out.print("No threads match. Run `threadloom demo` to create a sample session.")
         return
+    # The preview takes what is left of the terminal (and goes when nothing is): the
+    # counts must stay visible on a narrow terminal.
+    preview_width = out.width - 79
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("ID", "Name", "Preview", "Status", "Updated"):
-        table.add_column(column, no_wrap=True, overflow="ellipsis")
-    table.add_column("Msgs", justify="right")
-    table.add_column("Branches", justify="right")
+    table.add_column("ID", no_wrap=True, min_width=8)
+    table.add_column("Name", no_wrap=True, max_width=24, overflow="ellipsis")
+    if preview_width >= 10:
+        table.add_column("Preview", no_wrap=True, overflow="ellipsis")
+    table.add_column("Status", no_wrap=True, min_width=9)
+    table.add_column("Updated", no_wrap=True, min_width=14)
+    table.add_column("Msgs", justify="right", no_wrap=True, min_width=4)
+    table.add_column("Branches", justify="right", no_wrap=True, min_width=8)
     for t in shown:
         status = Text(t.status.value, style="dim" if t.archived else "")
+        preview = [one_line(t.preview, min(preview_width, 60))] if preview_width >= 10 else []
         table.add_row(
             short_id(t.id),
-            thread_title(t, names.get(t.id)),
-            one_line(t.preview, 40),
+            one_line(thread_title(t, names.get(t.id)), 24),
+            *preview,
             status,
             relative_time(t.updated_at),
             str(counts[t.id].messages),

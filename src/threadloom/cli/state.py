@@ -145,15 +145,24 @@ def jobs_cmd(limit: int, statuses: tuple[str, ...], as_json: bool) -> None:
         out.print("No jobs.")
         return
     table = Table(box=None, header_style="bold")
-    for column in ("ID", "Name", "Status", "Progress", "Updated", "Detail"):
-        table.add_column(column, no_wrap=column != "Detail")
+    # Every column keeps its full width except Detail, which takes what is left.
+    widths = {
+        "ID": max(len(j.id) for j in jobs),
+        "Name": max(len(j.name) for j in jobs),
+        "Status": 9,
+        "Progress": 17,
+        "Updated": 14,
+    }
+    for column, width in widths.items():
+        table.add_column(column, no_wrap=True, min_width=min(width, 30))
+    table.add_column("Detail", no_wrap=True, overflow="ellipsis", ratio=1)
     for job in jobs:
         progress: Any = ""
         if job.progress is not None:
             # progress is the original's u8; the runtime writes percentages.
             pct = min(job.progress, 100)
             if job.status is JobStateStatus.RUNNING:
-                bar = ProgressBar(total=100, completed=pct, width=20)
+                bar = ProgressBar(total=100, completed=pct, width=12)
                 progress = Table.grid(padding=(0, 1))
                 progress.add_row(bar, f"{job.progress}%")
             else:
