@@ -89,3 +89,25 @@ def test_import_creates_the_database(tmp_path: Path, seed_cli: Cli) -> None:
     out = target.ok("import", str(path)).stdout
     assert "Imported thread t-delta: 6 message(s)" in out
     assert target.json("threads", "--archived")["threads"][0]["name"] == "Δelta 🚀 프로젝트"
+
+
+def test_an_interrupted_import_leaves_nothing_behind(
+    seed_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threadloom.export as export
+
+    path = tmp_path / "alpha.json"
+    path.write_text(seed_cli.ok("export", "t-alpha").stdout, encoding="utf-8")
+    target = Cli(tmp_path / "target" / "state.db")
+    target.ok("demo")
+    before = target.json("stats")["tables"]
+
+    def interrupt(*args: object) -> None:
+        raise KeyboardInterrupt  # Ctrl-C after the messages were written
+
+    monkeypatch.setattr(export, "_save_checkpoint", interrupt)
+    result = target.invoke(["import", str(path)])
+    assert result.exit_code == 1 and "Aborted" in result.output
+    monkeypatch.undo()
+    assert target.json("stats")["tables"] == before
+    assert "no thread matches" in target.fails("show", "t-alpha")
