@@ -9,6 +9,8 @@ measured and swapped without touching the backends.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from typing import Any
 
 from .errors import CorruptData, InvalidRecord
@@ -24,7 +26,34 @@ _encoder = json.JSONEncoder(
     sort_keys=True,
     separators=(",", ":"),
 )
-_decode = json.JSONDecoder().decode
+_stdlib_decode = json.JSONDecoder().decode
+
+try:
+    import orjson
+
+    _fast_loads: Callable[[str | bytes], Any] | None = orjson.loads
+    _FastError: type[Exception] = orjson.JSONDecodeError
+except ImportError:  # pragma: no cover - orjson is a dependency; stay correct without it
+    _fast_loads = None
+    _FastError = ValueError
+
+
+_LONG_DIGITS = re.compile(r"[0-9]{19}").search
+
+
+def _decode(text: str) -> Any:
+    # orjson decodes ~5x faster (200 message items: 789 -> 149 us), and decoding
+    # dominates list_messages. Whatever it refuses (NaN/Infinity literals, lone
+    # surrogate escapes, nesting past 1024) goes to the stdlib decoder, so every
+    # result, and every error, is exactly the stdlib's. orjson reads integers outside
+    # [-2**63, 2**64) as floats instead of failing, so any run of 19+ digits (every
+    # integer of 18 digits or fewer is in range) takes the stdlib path too.
+    if _fast_loads is not None and _LONG_DIGITS(text) is None:
+        try:
+            return _fast_loads(text)
+        except _FastError:
+            pass
+    return _stdlib_decode(text)
 
 
 def encode_json(value: JSONValue, what: str) -> str:
