@@ -9,8 +9,6 @@ the real clock), and an error on one side must be an error on the other.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ import pytest
 from tests.conftest import StepClock
 from tests.support.opgen import OpGenerator, normalize
 from tests.support.ops import apply_op, run_oracle
+from tests.support.ramdir import ram_dir
 from tests.support.shared import require_oracle
 from threadloom import StateStore
 
@@ -31,17 +30,9 @@ OPS_PER_SEED = 1000
 
 @pytest.fixture
 def oracle_dir(tmp_path: Path) -> Iterator[Path]:
-    """Where the oracle keeps its database: RAM when there is some.
-
-    The original fsyncs every write on a rollback journal; on a RAM disk a run takes a
-    quarter of the time, which keeps this module within seconds on a shared machine.
-    """
-    shm = Path("/dev/shm")
-    if shm.is_dir() and os.access(shm, os.W_OK):
-        with tempfile.TemporaryDirectory(dir=shm, prefix="threadloom-oracle-") as folder:
-            yield Path(folder)
-    else:  # pragma: no cover - machines without /dev/shm
-        yield tmp_path / "oracle"
+    """Where the oracle keeps its database (RAM when there is some)."""
+    with ram_dir(tmp_path / "oracle") as folder:
+        yield folder
 
 
 def _first_difference(

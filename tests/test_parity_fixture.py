@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import StepClock
 from tests.support.ops import apply_op, run_oracle
+from tests.support.readback import jsonl_lines, read_ops, stored_ids
 from tests.support.shared import require_fixtures, require_oracle
 from threadloom import JobStateStatus, StateStore
-from threadloom.backends.sqlite.jsonl_index import ascii_casefold
 
 Answer = dict[str, Any]
 
@@ -57,14 +56,6 @@ IMPROVEMENTS: dict[int, str] = {
 }
 
 UNARCHIVED_THREAD = "t-epsilon"
-
-
-def _lines(path: Path) -> list[str]:
-    # split("\n"), not splitlines(): the fixture's text holds U+2028 and friends.
-    lines = path.read_bytes().decode("utf-8", errors="replace").split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return lines
 
 
 def _parse_op(line: str) -> dict[str, Any] | None:
@@ -118,8 +109,8 @@ def _check_improvement(
 
 def test_seed_v3_replay_matches_original(tmp_path: Path) -> None:
     fixtures = require_fixtures() / "seed_v3"
-    ops = _lines(fixtures / "ops.jsonl")
-    answers = _lines(fixtures / "out.jsonl")
+    ops = jsonl_lines(fixtures / "ops.jsonl")
+    answers = jsonl_lines(fixtures / "out.jsonl")
     assert len(ops) == len(answers)
     seen: set[int] = set()
     compared = 0
@@ -155,82 +146,6 @@ def _copy_seed_db(fixtures: Path, target: Path) -> Path:
     return target / "state.db"
 
 
-def _ids(db: Path) -> tuple[list[str], list[str], list[str], dict[str, list[str]]]:
-    """Thread ids (with rows, and orphans), job ids and checkpoint ids per thread."""
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        threads = [r[0] for r in conn.execute("SELECT id FROM threads ORDER BY id")]
-        referenced = {
-            r[0]
-            for table in ("messages", "checkpoints", "thread_dynamic_tools", "thread_goals")
-            for r in conn.execute(f"SELECT DISTINCT thread_id FROM {table}")
-        }
-        orphans = sorted(referenced - set(threads))
-        jobs = [r[0] for r in conn.execute("SELECT id FROM jobs ORDER BY id")]
-        checkpoints: dict[str, list[str]] = {}
-        for thread_id, checkpoint_id in conn.execute(
-            "SELECT thread_id, checkpoint_id FROM checkpoints ORDER BY 1, 2"
-        ):
-            checkpoints.setdefault(thread_id, []).append(checkpoint_id)
-        return threads, orphans, jobs, checkpoints
-    finally:
-        conn.close()
-
-
-def _index_names(index: Path) -> tuple[list[str], list[str]]:
-    """Thread ids in the index, and names whose lookup the original answers deterministically."""
-    latest: dict[str, dict[str, Any]] = {}
-    for line in _lines(index):
-        if line.strip():
-            entry = json.loads(line)
-            latest[entry["thread_id"]] = entry
-    stamps: dict[str, list[int]] = {}
-    for entry in latest.values():
-        if entry["thread_name"] is not None:
-            stamps.setdefault(ascii_casefold(entry["thread_name"]), []).append(entry["updated_at"])
-    names = set()
-    for entry in latest.values():
-        name = entry["thread_name"]
-        # The original breaks updated_at ties by HashMap order: leave tied names out.
-        if (
-            name is not None
-            and stamps[ascii_casefold(name)].count(max(stamps[ascii_casefold(name)])) == 1
-        ):
-            names.update({name, name.upper(), name.lower()})
-    return sorted(latest), sorted(names)
-
-
-def _read_ops(db: Path) -> list[dict[str, Any]]:
-    threads, orphans, jobs, checkpoints = _ids(db)
-    index_ids, names = _index_names(db.parent / "session_index.jsonl")
-    ops: list[dict[str, Any]] = [
-        {"op": "list_threads", "include_archived": True, "limit": 1000},
-        {"op": "list_threads", "include_archived": False, "limit": 1000},
-        {"op": "list_jobs", "limit": 1000},
-        {"op": "find_thread_names_by_ids", "ids": [*index_ids, *threads, "no-such-thread"]},
-    ]
-    for thread_id in [*threads, *orphans, "no-such-thread"]:
-        ops += [
-            {"op": "get_thread", "id": thread_id},
-            {"op": "get_thread_memory_mode", "id": thread_id},
-            {"op": "find_rollout_path_by_id", "id": thread_id},
-            {"op": "list_messages", "thread_id": thread_id, "limit": 100000},
-            {"op": "list_leaf_messages", "thread_id": thread_id},
-            {"op": "list_checkpoints", "thread_id": thread_id, "limit": 1000},
-            {"op": "load_checkpoint", "thread_id": thread_id},
-            {"op": "get_dynamic_tools", "thread_id": thread_id},
-            {"op": "get_thread_goal", "thread_id": thread_id},
-        ]
-        ops += [
-            {"op": "load_checkpoint", "thread_id": thread_id, "checkpoint_id": checkpoint_id}
-            for checkpoint_id in checkpoints.get(thread_id, [])
-        ]
-    ops += [{"op": "get_job", "id": job_id} for job_id in [*jobs, "no-such-job"]]
-    ops += [{"op": "find_thread_name_by_id", "thread_id": t} for t in index_ids]
-    ops += [{"op": "find_thread_path_by_name_str", "name": n} for n in [*names, "nobody"]]
-    return ops
-
-
 def _all_messages_per_oracle(
     oracle: Path, db: Path, threads: list[str], leaves: Callable[[str], list[int]]
 ) -> dict[str, list[dict[str, Any]]]:
@@ -257,10 +172,10 @@ def test_seed_v3_database_reads_back_identically(tmp_path: Path) -> None:
     oracle = require_oracle()
     ours_db = _copy_seed_db(fixtures, tmp_path / "ours")
     oracle_db = _copy_seed_db(fixtures, tmp_path / "oracle")
-    ops = _read_ops(ours_db)
+    ops = read_ops(ours_db)
     expected = run_oracle(oracle, oracle_db, ops)
     assert len(expected) == len(ops)
-    threads, _, _, _ = _ids(ours_db)
+    threads, _, _, _ = stored_ids(ours_db)
     with StateStore.open(ours_db) as store:
         assert store.schema_info().schema_version == 4
         for op, want in zip(ops, expected, strict=True):
