@@ -1,0 +1,355 @@
+"""Copy a whole store between backends: SQLite → PostgreSQL and back.
+
+Table by table, rows move with their keys (message ids included) in the source's
+insertion order, so ties that list by insertion order still list alike in the copy.
+Every batch is its own transaction and inserts skip rows already present, so an
+interrupted copy is resumed by running it again: tables already complete are
+skipped, others continue where they stopped. At the end each table is verified on
+both sides: row count and a checksum (an order-independent sum of the SHA-256 of
+every row's logical values).
+
+The session index is copied as the latest entry of each thread (the JSONL file keeps
+superseded lines, the table need not): every lookup answers the same. Rows a SQLite
+file of the original left orphaned (messages of a deleted thread, written with
+foreign keys off) are not reachable through the API and are not copied; the report
+counts them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .backends.rows import GOAL_COLUMNS, JOB_COLUMNS, THREAD_COLUMNS
+from .errors import ThreadloomError
+from .store import StateStore
+from .workflows.rows import COLUMNS as TRACE_COLUMNS
+from .workflows.rows import Table as TraceTable
+
+__all__ = ["TABLES", "CopyReport", "TableReport", "TableSpec", "copy_store"]
+
+#: ``progress(table, rows_done, rows_total)``, called after every batch.
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    """One table to copy: its logical columns (no ``seq``/rowid) and what they hold."""
+
+    name: str
+    columns: tuple[str, ...]
+    #: The table whose rows this one's rows belong to (``(column, parent table)``).
+    parent: tuple[str, str] | None = None
+    #: Whether the PostgreSQL table has a ``seq`` column (insertion order).
+    has_seq: bool = True
+    #: Column to order by on PostgreSQL without ``seq``.
+    order: str = "id"
+
+    @property
+    def json_at(self) -> tuple[int, ...]:
+        """Indexes of the JSON columns."""
+        return tuple(i for i, c in enumerate(self.columns) if _is_json(c))
+
+
+def _is_json(column: str) -> bool:
+    return column.endswith("_json") or column == "input_schema"
+
+
+def _cols(text: str) -> tuple[str, ...]:
+    return tuple(c.strip() for c in text.split(","))
+
+
+#: Tables in dependency order (parents first).
+TABLES: tuple[TableSpec, ...] = (
+    TableSpec("threads", _cols(THREAD_COLUMNS)),
+    TableSpec(
+        "messages",
+        ("id", "thread_id", "role", "content", "item_json", "created_at", "parent_entry_id"),
+        parent=("thread_id", "threads"),
+        has_seq=False,
+    ),
+    TableSpec(
+        "checkpoints",
+        ("thread_id", "checkpoint_id", "state_json", "created_at"),
+        parent=("thread_id", "threads"),
+    ),
+    TableSpec(
+        "thread_dynamic_tools",
+        ("thread_id", "position", "name", "description", "input_schema"),
+        parent=("thread_id", "threads"),
+        has_seq=False,
+        order="thread_id, position",
+    ),
+    TableSpec(
+        "thread_goals",
+        _cols(GOAL_COLUMNS),
+        parent=("thread_id", "threads"),
+        has_seq=False,
+        order="thread_id",
+    ),
+    TableSpec("jobs", _cols(JOB_COLUMNS)),
+    TableSpec(TraceTable.RUNS.value, TRACE_COLUMNS[TraceTable.RUNS]),
+    *(
+        TableSpec(t.value, TRACE_COLUMNS[t], parent=("workflow_run_id", "workflow_runs"))
+        for t in (
+            TraceTable.BRANCHES,
+            TraceTable.LEAVES,
+            TraceTable.CONTROL_NODES,
+            TraceTable.CANDIDATES,
+        )
+    ),
+)
+
+SESSION_INDEX = "session_index"
+
+
+@dataclass
+class TableReport:
+    """What happened to one table."""
+
+    name: str
+    source_rows: int = 0
+    copied: int = 0
+    orphans_skipped: int = 0
+    target_rows: int = 0
+    source_checksum: str = ""
+    target_checksum: str = ""
+
+    @property
+    def verified(self) -> bool:
+        """Counts and checksums agree on both sides."""
+        return self.source_rows == self.target_rows and self.source_checksum == self.target_checksum
+
+
+@dataclass
+class CopyReport:
+    """The result of :func:`copy_store`."""
+
+    source: str
+    target: str
+    tables: list[TableReport] = field(default_factory=list)
+
+    @property
+    def verified(self) -> bool:
+        """Every table verified."""
+        return all(t.verified for t in self.tables)
+
+
+class _Side(Protocol):
+    """A store's tables, read and written as logical rows (text unescaped)."""
+
+    def count(self, spec: TableSpec) -> tuple[int, int]: ...
+    def batches(self, spec: TableSpec, size: int) -> Iterator[list[tuple[Any, ...]]]: ...
+    def insert(self, spec: TableSpec, rows: Sequence[tuple[Any, ...]]) -> int: ...
+    def finish(self) -> None: ...
+
+
+class _SqliteSide:
+    def __init__(self, store: StateStore) -> None:
+        from .backends.sqlite import SqliteBackend
+
+        backend = store.backend
+        assert isinstance(backend, SqliteBackend)
+        self._backend = backend
+
+    def _where(self, spec: TableSpec) -> str:
+        if spec.parent is None:
+            return ""
+        column, parent = spec.parent
+        return f" WHERE {column} IN (SELECT id FROM {parent})"
+
+    def count(self, spec: TableSpec) -> tuple[int, int]:
+        conn = self._backend.connection()
+        total = conn.execute(f"SELECT count(*) FROM {spec.name}").fetchone()[0]
+        kept = conn.execute(f"SELECT count(*) FROM {spec.name}{self._where(spec)}").fetchone()[0]
+        return int(kept), int(total) - int(kept)
+
+    def batches(self, spec: TableSpec, size: int) -> Iterator[list[tuple[Any, ...]]]:
+        with self._backend.read(f"failed to read {spec.name}") as conn:
+            cur = conn.execute(
+                f"SELECT {', '.join(spec.columns)} FROM {spec.name}{self._where(spec)} "
+                "ORDER BY rowid"
+            )
+            while rows := cur.fetchmany(size):
+                yield [tuple(r) for r in rows]
+
+    def insert(self, spec: TableSpec, rows: Sequence[tuple[Any, ...]]) -> int:
+        marks = ", ".join("?" * len(spec.columns))
+        with self._backend.write(f"failed to copy rows into {spec.name}") as conn:
+            before = conn.total_changes
+            conn.executemany(
+                f"INSERT OR IGNORE INTO {spec.name} ({', '.join(spec.columns)}) VALUES ({marks})",
+                rows,
+            )
+            return conn.total_changes - before
+
+    def finish(self) -> None:
+        """Nothing: AUTOINCREMENT follows explicit message ids by itself."""
+
+
+class _PostgresSide:
+    def __init__(self, store: StateStore) -> None:
+        from .backends.postgres import PostgresBackend
+
+        backend = store.backend
+        assert isinstance(backend, PostgresBackend)
+        self._conns = backend.connections
+
+    def count(self, spec: TableSpec) -> tuple[int, int]:
+        with self._conns.call(f"failed to count {spec.name}") as conn:
+            row = conn.execute(f"SELECT count(*) FROM {spec.name}").fetchone()
+        assert row is not None
+        return int(row[0]), 0  # foreign keys: no orphans here
+
+    def batches(self, spec: TableSpec, size: int) -> Iterator[list[tuple[Any, ...]]]:
+        from .backends.postgres.nul import unescape_row
+
+        select = ", ".join(f"{c}::text" if _is_json(c) else c for c in spec.columns)
+        order = "seq" if spec.has_seq else spec.order
+        with (
+            self._conns.read(f"failed to read {spec.name}") as conn,
+            conn.cursor(name=f"threadloom_copy_{spec.name}") as cur,
+        ):
+            cur.execute(f"SELECT {select} FROM {spec.name} ORDER BY {order}")
+            while rows := cur.fetchmany(size):
+                yield [unescape_row(r, spec.json_at) for r in rows]
+
+    def insert(self, spec: TableSpec, rows: Sequence[tuple[Any, ...]]) -> int:
+        from .backends.postgres.nul import escape
+
+        json_at = spec.json_at
+        marks = ", ".join("%s::json" if i in json_at else "%s" for i in range(len(spec.columns)))
+        params = [
+            tuple(
+                escape(v) if type(v) is str and i not in json_at else v for i, v in enumerate(row)
+            )
+            for row in rows
+        ]
+        sql = (
+            f"INSERT INTO {spec.name} ({', '.join(spec.columns)}) VALUES ({marks}) "
+            "ON CONFLICT DO NOTHING"
+        )
+        with (
+            self._conns.write(f"failed to copy rows into {spec.name}") as conn,
+            conn.cursor() as cur,
+        ):
+            cur.executemany(sql, params)
+            return max(cur.rowcount, 0)
+
+    def finish(self) -> None:
+        # Explicit ids do not advance the identity sequence: move it past the copied ids.
+        with self._conns.call("failed to advance the message id sequence") as conn:
+            conn.execute(
+                "SELECT setval(pg_get_serial_sequence('messages', 'id'), "
+                "GREATEST((SELECT max(id) FROM messages), 1), "
+                "(SELECT max(id) FROM messages) IS NOT NULL)"
+            )
+
+
+def _side(store: StateStore) -> _Side:
+    from .backends.sqlite import SqliteBackend
+
+    if isinstance(store.backend, SqliteBackend):
+        return _SqliteSide(store)
+    return _PostgresSide(store)
+
+
+def _row_hash(row: Sequence[Any]) -> int:
+    text = json.dumps(list(row), ensure_ascii=False, separators=(",", ":"), default=str)
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest(), "big")
+
+
+def _checksum(side: _Side, spec: TableSpec, size: int) -> tuple[int, str]:
+    count = 0
+    total = 0
+    for batch in side.batches(spec, size):
+        count += len(batch)
+        for row in batch:
+            total = (total + _row_hash(row)) % (1 << 256)
+    return count, f"{total:064x}"
+
+
+def _index_rows(store: StateStore) -> list[tuple[Any, ...]]:
+    return [
+        (e.thread_id, e.thread_name, e.updated_at, e.rollout_path)
+        for e in store.session_index_entries()
+    ]
+
+
+def _rows_checksum(rows: Sequence[Sequence[Any]]) -> str:
+    total = 0
+    for row in rows:
+        total = (total + _row_hash(row)) % (1 << 256)
+    return f"{total:064x}"
+
+
+def copy_store(
+    source: StateStore,
+    target: StateStore,
+    *,
+    batch_size: int = 500,
+    progress: Progress | None = None,
+) -> CopyReport:
+    """Copy every table of ``source`` into ``target``, then verify both sides.
+
+    Run it again after an interruption: rows already copied are skipped.
+
+    Args:
+        source: The store to read (SQLite or PostgreSQL).
+        target: The store to fill (normally empty, or a copy interrupted earlier).
+        batch_size: Rows per transaction.
+        progress: Called as ``progress(table, rows_done, rows_total)`` after each batch.
+
+    Returns:
+        Per-table counts and checksums; ``report.verified`` says whether they agree.
+
+    Raises:
+        ThreadloomError: A row cannot be written (invalid JSON, a seed-era text
+            ``current_leaf_id``), or either store fails.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    src, dst = _side(source), _side(target)
+    report = CopyReport(source=source.backend.location, target=target.backend.location)
+    for spec in TABLES:
+        table = TableReport(spec.name)
+        report.tables.append(table)
+        table.source_rows, table.orphans_skipped = src.count(spec)
+        have, _ = dst.count(spec)
+        done = 0
+        if have == table.source_rows:
+            done = have  # complete already (verification below still checks it)
+        else:
+            for batch in src.batches(spec, batch_size):
+                try:
+                    table.copied += dst.insert(spec, batch)
+                except ThreadloomError as exc:
+                    raise ThreadloomError(f"copy stopped in table {spec.name}: {exc}") from exc
+                done += len(batch)
+                if progress is not None:
+                    progress(spec.name, done, table.source_rows)
+        if progress is not None and done == have:
+            progress(spec.name, done, table.source_rows)
+    dst.finish()
+    # The session index: the latest entry per thread, appended where the target differs.
+    wanted = _index_rows(source)
+    present = set(_index_rows(target))
+    index = TableReport(SESSION_INDEX, source_rows=len(wanted))
+    report.tables.append(index)
+    for n, row in enumerate(wanted, 1):
+        if row not in present:
+            target.append_thread_name(row[0], row[1], row[2], row[3])
+            index.copied += 1
+        if progress is not None and (n % batch_size == 0 or n == len(wanted)):
+            progress(SESSION_INDEX, n, len(wanted))
+    # Verify: counts and checksums of what both sides now hold.
+    for table, spec in zip(report.tables, TABLES, strict=False):
+        table.source_rows, table.source_checksum = _checksum(src, spec, batch_size)
+        table.target_rows, table.target_checksum = _checksum(dst, spec, batch_size)
+    final = _index_rows(target)
+    index.source_checksum = _rows_checksum(wanted)
+    index.target_rows, index.target_checksum = len(final), _rows_checksum(final)
+    return report
