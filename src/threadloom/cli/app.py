@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "threadloom.cli.transfer",
     "threadloom.cli.maint",
     "threadloom.cli.demo",
+    "threadloom.cli.copy_cmd",
 )
 
 
