@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...errors import StoreBusy
+from ...errors import InvalidRecord, StoreBusy
 from ...paths import ensure_private_dir, open_private_file
 from ...records import SessionIndexEntry
 from ...session_index import CompactionReport, IndexHealth
@@ -51,8 +51,12 @@ def ascii_casefold(name: str) -> str:
 
 
 def encode_entry(entry: SessionIndexEntry) -> bytes:
-    """One index line (without newline), fields in the original's struct order."""
-    return json.dumps(
+    """One index line (without newline), fields in the original's struct order.
+
+    Raises:
+        InvalidRecord: A field holds a lone surrogate, which UTF-8 cannot encode.
+    """
+    text = json.dumps(
         {
             "thread_id": entry.thread_id,
             "thread_name": entry.thread_name,
@@ -61,7 +65,13 @@ def encode_entry(entry: SessionIndexEntry) -> bytes:
         },
         ensure_ascii=False,
         separators=(",", ":"),
-    ).encode("utf-8")
+    )
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidRecord(
+            "session index entry cannot be stored as UTF-8 (it holds a lone surrogate)"
+        ) from exc
 
 
 def parse_line(raw: bytes) -> SessionIndexEntry | None:
