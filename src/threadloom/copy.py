@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from .backends.rows import GOAL_COLUMNS, JOB_COLUMNS, THREAD_COLUMNS
 from .errors import ThreadloomError
+from .records import SessionIndexEntry
 from .store import StateStore
 from .workflows.rows import COLUMNS as TRACE_COLUMNS
 from .workflows.rows import Table as TraceTable
@@ -145,6 +146,7 @@ class _Side(Protocol):
     def batches(self, spec: TableSpec, size: int) -> Iterator[list[tuple[Any, ...]]]: ...
     def insert(self, spec: TableSpec, rows: Sequence[tuple[Any, ...]]) -> int: ...
     def finish(self) -> None: ...
+    def append_index(self, rows: Sequence[tuple[Any, ...]]) -> None: ...
 
 
 class _SqliteSide:
@@ -189,6 +191,15 @@ class _SqliteSide:
     def finish(self) -> None:
         """Nothing: AUTOINCREMENT follows explicit message ids by itself."""
 
+    def append_index(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        index = self._backend.session_index
+        for row in rows:
+            index.append(
+                SessionIndexEntry(
+                    thread_id=row[0], thread_name=row[1], updated_at=row[2], rollout_path=row[3]
+                )
+            )
+
 
 class _PostgresSide:
     def __init__(self, store: StateStore) -> None:
@@ -197,6 +208,29 @@ class _PostgresSide:
         backend = store.backend
         assert isinstance(backend, PostgresBackend)
         self._conns = backend.connections
+
+    def append_index(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        from .backends.postgres.nul import escape, escape_opt
+        from .backends.postgres.session_index import ascii_casefold
+
+        with (
+            self._conns.write("failed to copy the session index") as conn,
+            conn.cursor() as cur,
+        ):
+            cur.executemany(
+                "INSERT INTO session_index (thread_id, thread_name, updated_at, rollout_path, "
+                "name_key) VALUES (%s, %s, %s, %s, %s)",
+                [
+                    (
+                        escape(r[0]),
+                        escape_opt(r[1]),
+                        r[2],
+                        escape_opt(r[3]),
+                        None if r[1] is None else escape(ascii_casefold(r[1])),
+                    )
+                    for r in rows
+                ],
+            )
 
     def count(self, spec: TableSpec) -> tuple[int, int]:
         with self._conns.call(f"failed to count {spec.name}") as conn:
@@ -339,12 +373,13 @@ def copy_store(
     present = set(_index_rows(target))
     index = TableReport(SESSION_INDEX, source_rows=len(wanted))
     report.tables.append(index)
-    for n, row in enumerate(wanted, 1):
-        if row not in present:
-            target.append_thread_name(row[0], row[1], row[2], row[3])
-            index.copied += 1
-        if progress is not None and (n % batch_size == 0 or n == len(wanted)):
-            progress(SESSION_INDEX, n, len(wanted))
+    for start in range(0, len(wanted), batch_size):
+        batch = [row for row in wanted[start : start + batch_size] if row not in present]
+        if batch:
+            dst.append_index(batch)
+            index.copied += len(batch)
+        if progress is not None:
+            progress(SESSION_INDEX, min(start + batch_size, len(wanted)), len(wanted))
     # Verify: counts and checksums of what both sides now hold.
     for table, spec in zip(report.tables, TABLES, strict=False):
         table.source_rows, table.source_checksum = _checksum(src, spec, batch_size)
