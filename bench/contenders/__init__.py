@@ -54,4 +54,7 @@ def default_contenders(*, original: bool = True, peers: bool = True) -> list[Con
         from .peers import available_peers
 
         out.extend(available_peers())
+    from .postgres import available_postgres
+
+    out.extend(available_postgres())  # a column when a PostgreSQL server answers
     return out
