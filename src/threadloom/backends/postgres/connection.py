@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -102,6 +102,10 @@ def translate_errors(what: str) -> Iterator[None]:
 class _Local(threading.local):
     conn: psycopg.Connection[Any] | None = None
     depth: int = 0
+
+    def __init__(self) -> None:
+        # One list per open write block: what to redo if that block rolls back.
+        self.hooks: list[list[Callable[[], None]]] = []
 
 
 class PgConnections:
@@ -302,19 +306,42 @@ class PgConnections:
         Raises:
             ThreadloomError: As :func:`translate_errors`.
         """
-        with translate_errors(what), self._checkout() as conn:
-            local = self._local
-            outer = local.depth == 0
-            if outer:
-                local.conn = conn
-            local.depth += 1
-            try:
-                with conn.transaction():
-                    yield conn
-            finally:
-                local.depth -= 1
+        local = self._local
+        hooks: list[Callable[[], None]] = []
+        local.hooks.append(hooks)
+        try:
+            with translate_errors(what), self._checkout() as conn:
+                outer = local.depth == 0
                 if outer:
-                    local.conn = None
+                    local.conn = conn
+                local.depth += 1
+                try:
+                    with conn.transaction():
+                        yield conn
+                finally:
+                    local.depth -= 1
+                    if outer:
+                        local.conn = None
+        except BaseException:
+            local.hooks.pop()
+            # After the rollback (and, for the outermost block, after the connection
+            # went back to the pool, so a redo never waits for a second checkout).
+            for hook in hooks:
+                with contextlib.suppress(Exception):
+                    hook()
+            raise
+        done = local.hooks.pop()
+        if local.hooks:  # committed into the enclosing block: its rollback undoes these too
+            local.hooks[-1].extend(done)
+
+    def on_rollback(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` if the innermost open write block rolls back (no-op outside one).
+
+        The session index uses it to re-append entries a rollback removed: entries are a
+        log of names that a rolled-back ``transaction()`` does not undo, as on SQLite.
+        """
+        if self._local.hooks:
+            self._local.hooks[-1].append(hook)
 
     @contextmanager
     def read(self, what: str) -> Iterator[psycopg.Connection[Any]]:

@@ -74,6 +74,9 @@ class PgSessionIndex:
                     None if name is None else escape(ascii_casefold(name)),
                 ),
             )
+        # Inside a transaction: if it rolls back, write the entry again (the index is a
+        # log of names, not rolled back with the data, as on SQLite).
+        self._conns.on_rollback(lambda: self.append(entry))
         # Counting our own appends spares a count per append (as the file index does).
         self._appended += 1
         if self._appended > self._compact_threshold and not self._conns.in_transaction:
