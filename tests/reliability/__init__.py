@@ -1,0 +1,1 @@
+"""Reliability tests: many processes, crashes, corrupt files, hostile input (issue 4)."""
