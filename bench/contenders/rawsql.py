@@ -70,8 +70,9 @@ _SAVE_CHECKPOINT = (
     "created_at) VALUES (?, ?, ?, ?)"
 )
 _LOAD_LATEST = (
-    f"SELECT {CHECKPOINT_COLUMNS} FROM checkpoints WHERE thread_id = ? "
-    "ORDER BY created_at DESC, rowid DESC LIMIT 1"
+    f"SELECT {CHECKPOINT_COLUMNS} FROM checkpoints WHERE thread_id = ?1 "
+    "AND created_at = (SELECT MAX(created_at) FROM checkpoints WHERE thread_id = ?1) "
+    "ORDER BY rowid DESC LIMIT 1"
 )
 _GET_THREAD = f"SELECT {THREAD_COLUMNS} FROM threads WHERE id = ?"
 
