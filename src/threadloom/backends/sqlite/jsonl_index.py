@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...errors import InvalidRecord, StoreBusy
+from ...errors import InvalidRecord, StoreBusy, ThreadloomError
 from ...paths import ensure_private_dir, open_private_file
 from ...records import SessionIndexEntry
 from ...session_index import CompactionReport, IndexHealth
@@ -160,8 +160,15 @@ class JsonlSessionIndex:
         self._append_inode: tuple[int, int] | None = None
         self._pid = os.getpid()
         self._appended = 0
+        self._closed = False
 
     # -- locking -----------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        # Without this a closed store kept answering (and appending) through its index
+        # while every database call raised.
+        if self._closed:
+            raise ThreadloomError(f"the session index {self.path} is closed")
 
     def _reset_after_fork(self) -> None:
         # A descriptor inherited across fork() shares its open file description, and
@@ -276,6 +283,7 @@ class JsonlSessionIndex:
         """The latest entry of ``thread_id``, or ``None``."""
         with self._mutex:
             self._reset_after_fork()
+            self._check_open()
             found = self._refresh().latest.get(thread_id)
             return None if found is None else found[1]
 
@@ -283,6 +291,7 @@ class JsonlSessionIndex:
         """The latest entry of each id (``None`` for unknown ids)."""
         with self._mutex:
             self._reset_after_fork()
+            self._check_open()
             latest = self._refresh().latest
             out: dict[str, SessionIndexEntry | None] = {}
             for thread_id in thread_ids:
@@ -298,6 +307,7 @@ class JsonlSessionIndex:
         """
         with self._mutex:
             self._reset_after_fork()
+            self._check_open()
             view = self._refresh()
             holders = view.by_name.get(ascii_casefold(name))
             if not holders:
@@ -309,6 +319,7 @@ class JsonlSessionIndex:
         """The latest entry of every thread, in the order they were last written."""
         with self._mutex:
             self._reset_after_fork()
+            self._check_open()
             view = self._refresh()
             return [entry for _, entry in sorted(view.latest.values(), key=lambda s: s[0])]
 
@@ -316,6 +327,7 @@ class JsonlSessionIndex:
         """Counts for a health check: lines, distinct threads, corrupt lines skipped."""
         with self._mutex:
             self._reset_after_fork()
+            self._check_open()
             view = self._refresh()
             size = view.offset
             return IndexHealth(
@@ -357,6 +369,7 @@ class JsonlSessionIndex:
         payload = b"\n" + encode_entry(entry) + b"\n"
         with self._mutex:
             self._reset_after_fork()
+            self._check_open()
             with self._locked():
                 fd = self._append_descriptor()
                 written = os.write(fd, payload)
@@ -389,6 +402,7 @@ class JsonlSessionIndex:
         """
         with self._mutex:
             self._reset_after_fork()
+            self._check_open()
             with self._locked():
                 # A compaction killed before its rename leaves its temp file behind; under
                 # the lock no other compaction runs, so every such file is stale.
@@ -433,8 +447,9 @@ class JsonlSessionIndex:
                 )
 
     def close(self) -> None:
-        """Close the descriptors this index keeps open."""
+        """Close the descriptors this index keeps open. Later calls raise."""
         with self._mutex:
+            self._closed = True
             if self._pid != os.getpid():
                 self._reset_after_fork()
                 return
