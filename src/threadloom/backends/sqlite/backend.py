@@ -9,7 +9,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from ...backend import MigrationStep, SchemaInfo, ToolRow
-from ...errors import Conflict, CorruptData, NotFound, ThreadloomError
+from ...errors import Conflict, CorruptData, InvalidRecord, NotFound, ThreadloomError
 from ...paths import ensure_private_dir, open_private_file, session_index_path_for
 from ...records import (
     CheckpointRecord,
@@ -395,6 +395,14 @@ class SqliteBackend:
                 f"WHERE thread_id = ? RETURNING {GOAL_COLUMNS}",
                 (tokens_delta, seconds_delta, now, thread_id),
             ).fetchone()
+            if row is not None and (type(row[5]) is not int or type(row[6]) is not int):
+                # SQLite turns an overflowing integer sum into a REAL instead of failing;
+                # stored, it would break every later read (here and in the original).
+                # Raising inside the write rolls the update back.
+                raise InvalidRecord(
+                    f"goal usage of thread {thread_id} would overflow a 64-bit counter "
+                    f"(+{tokens_delta} tokens, +{seconds_delta} seconds)"
+                )
             return None if row is None else goal_from_row(row)
 
     def record_thread_goal_continuation(self, thread_id: str) -> ThreadGoalRecord | None:
