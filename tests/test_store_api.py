@@ -294,6 +294,16 @@ def test_record_thread_goal_usage(store: StateStore) -> None:
         store.record_thread_goal_usage("t1", 2**64, 1, now=1)
 
 
+def test_record_thread_goal_usage_overflow_changes_nothing(store: StateStore) -> None:
+    store.upsert_thread(_thread())
+    goal = _goal(tokens_used=2**63 - 10, time_used_seconds=5)
+    store.upsert_thread_goal(goal)
+    with pytest.raises(InvalidRecord):
+        store.record_thread_goal_usage("t1", 100, 1, now=99)
+    # The counter was neither wrapped nor turned into a float, and nothing else moved.
+    assert store.get_thread_goal("t1") == goal
+
+
 def test_record_thread_goal_usage_uses_clock(make_store: StoreFactory) -> None:
     store = make_store(clock=StepClock(5000))
     store.upsert_thread(_thread())
@@ -700,6 +710,20 @@ def test_close_and_context_manager(make_store: StoreFactory) -> None:
         same.upsert_thread(_thread())
     with pytest.raises(ThreadloomError):
         store.get_thread("t1")
+
+
+def test_closed_store_refuses_session_index_calls(make_store: StoreFactory) -> None:
+    store = make_store()
+    store.append_thread_name("t1", "Alpha", 1)
+    store.close()
+    for call in (
+        lambda: store.find_thread_name_by_id("t1"),
+        lambda: store.find_thread_names_by_ids(["t1"]),
+        lambda: store.find_thread_path_by_name_str("alpha"),
+        lambda: store.append_thread_name("t1", "Beta", 2),
+    ):
+        with pytest.raises(ThreadloomError):
+            call()
 
 
 def test_records_have_original_enums(store: StateStore) -> None:
