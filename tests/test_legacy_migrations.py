@@ -20,7 +20,7 @@ import pytest
 from tests.support.ops import apply_op
 from threadloom import CorruptData, SchemaError, StateStore
 from threadloom.backends.sqlite import schema as schema_module
-from threadloom.backends.sqlite.schema import SCHEMA_VERSION
+from threadloom.backends.sqlite.schema import OWN_SCHEMA_VERSION, SCHEMA_VERSION
 
 FIXTURES = Path(__file__).parent / "fixtures"
 VERSIONS = (0, 1, 2)
@@ -300,3 +300,17 @@ def test_open_without_migrate_lists_pending_steps(tmp_path: Path) -> None:
         assert store.schema_info().pending == ()
         assert store.migrate() == []
     assert _user_version(db) == SCHEMA_VERSION
+
+
+def test_newer_threadloom_tables_raise_schema_error_and_are_untouched(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    StateStore.open(db).close()
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("UPDATE threadloom_meta SET value = '99' WHERE key = 'schema_version'")
+    conn.close()
+    before = _sha(db)
+    with pytest.raises(SchemaError) as caught:
+        StateStore.open(db, migrate=False)
+    assert (caught.value.found, caught.value.supported) == (99, OWN_SCHEMA_VERSION)
+    assert _sha(db) == before
