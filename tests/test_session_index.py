@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -298,3 +299,31 @@ def test_store_health_and_compaction_api(sqlite_store: StateStore) -> None:
     report = sqlite_store.compact_session_index()
     assert (report.lines_before, report.lines_after) == (6, 1)
     assert [e.thread_name for e in sqlite_store.session_index_entries()] == ["N5"]
+
+
+def test_threads_append_through_one_store(sqlite_store: StateStore) -> None:
+    workers, per_worker = 4, 50
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for k in range(per_worker):
+                sqlite_store.append_thread_name(f"w{n}", f"Worker {n} #{k}", k, f"/r/{n}")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    health = sqlite_store.session_index_health()
+    assert (health.lines, health.skipped_lines, health.threads) == (
+        workers * per_worker,
+        0,
+        workers,
+    )
+    assert sqlite_store.find_thread_names_by_ids([f"w{n}" for n in range(workers)]) == {
+        f"w{n}": f"Worker {n} #{per_worker - 1}" for n in range(workers)
+    }
