@@ -327,3 +327,22 @@ def test_threads_append_through_one_store(sqlite_store: StateStore) -> None:
     assert sqlite_store.find_thread_names_by_ids([f"w{n}" for n in range(workers)]) == {
         f"w{n}": f"Worker {n} #{per_worker - 1}" for n in range(workers)
     }
+
+
+@pytest.mark.parametrize(("durability", "syncs"), [("normal", 0), ("full", 3)])
+def test_appends_are_fsynced_only_with_full_durability(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, durability: str, syncs: int
+) -> None:
+    with StateStore.open(tmp_path / "state.db", durability=durability) as store:
+        calls: list[int] = []
+        real_fsync = os.fsync
+
+        def spy(fd: int) -> None:
+            calls.append(fd)
+            real_fsync(fd)
+
+        monkeypatch.setattr(os, "fsync", spy)
+        for n in range(3):
+            store.append_thread_name("t", f"N{n}", n)
+        monkeypatch.undo()
+    assert len(calls) == syncs
