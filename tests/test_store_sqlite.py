@@ -19,6 +19,7 @@ import pytest
 
 from threadloom import (
     CorruptData,
+    JobStateRecord,
     JobStateStatus,
     SessionSource,
     StateStore,
@@ -413,3 +414,25 @@ def test_store_survives_fork(sqlite_store: StateStore) -> None:
     assert os.waitstatus_to_exitcode(status) == 0
     assert [m.content for m in sqlite_store.list_messages("t1")] == ["parent", "child"]
     assert sqlite_store.find_thread_name_by_id("t1") == "From child"
+
+
+def test_every_write_begins_immediate(sqlite_store: StateStore) -> None:
+    statements: list[str] = []
+    conn = cast(SqliteBackend, sqlite_store.backend).connection()
+    conn.set_trace_callback(statements.append)
+    try:
+        sqlite_store.upsert_thread(_thread())
+        message = sqlite_store.append_message("t1", "user", "x")
+        sqlite_store.fork_at_message(message, "user", "y")
+        sqlite_store.save_checkpoint("t1", "c", 1)
+        sqlite_store.upsert_job(
+            JobStateRecord.from_dict(
+                {"id": "j", "name": "n", "status": "queued", "created_at": 1, "updated_at": 1}
+            )
+        )
+        sqlite_store.delete_thread("t1")
+    finally:
+        conn.set_trace_callback(None)
+    begins = [s for s in statements if s.startswith("BEGIN")]
+    assert begins == ["BEGIN IMMEDIATE"] * 6
+    assert statements.count("COMMIT") == 6
