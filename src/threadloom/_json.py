@@ -9,7 +9,6 @@ measured and swapped without touching the backends.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -38,7 +37,15 @@ except ImportError:  # pragma: no cover - orjson is a dependency; stay correct w
     _FastError = ValueError
 
 
-_LONG_DIGITS = re.compile(r"[0-9]{19}").search
+# Every ASCII digit to "9", every other byte to " ": a run of 19 digits is then a plain
+# substring search. A regex scan costs 149 us on a 9.8 KB checkpoint state (more than
+# the stdlib decode); this costs 13 us.
+_DIGITS_TO_NINE = bytes(0x39 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_NINETEEN_DIGITS = b"9" * 19
+
+
+def _long_digits(text: str) -> bool:
+    return _NINETEEN_DIGITS in text.encode("utf-8", "surrogatepass").translate(_DIGITS_TO_NINE)
 
 
 def _decode(text: str) -> Any:
@@ -48,7 +55,7 @@ def _decode(text: str) -> Any:
     # result, and every error, is exactly the stdlib's. orjson reads integers outside
     # [-2**63, 2**64) as floats instead of failing, so any run of 19+ digits (every
     # integer of 18 digits or fewer is in range) takes the stdlib path too.
-    if _fast_loads is not None and _LONG_DIGITS(text) is None:
+    if _fast_loads is not None and not _long_digits(text):
         try:
             return _fast_loads(text)
         except _FastError:
