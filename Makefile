@@ -20,8 +20,8 @@ run: $(BIN)/.installed
 	$(BIN)/threadloom threads
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
