@@ -8,11 +8,16 @@ skipped, others continue where they stopped. At the end each table is verified o
 both sides: row count and a checksum (an order-independent sum of the SHA-256 of
 every row's logical values).
 
+Tables go parents first, so every foreign key of a row points at a row already
+copied: threads, then their messages, checkpoints, tools and goals; jobs; then the
+five workflow trace tables (runs, branch runs, leaf runs, control-node runs, teacher
+candidates), which are copied like the rest.
+
 The session index is copied as the latest entry of each thread (the JSONL file keeps
 superseded lines, the table need not): every lookup answers the same. Rows a SQLite
 file of the original left orphaned (messages of a deleted thread, written with
-foreign keys off) are not reachable through the API and are not copied; the report
-counts them.
+foreign keys off; a candidate whose control node is gone) are not reachable through
+the API and are not copied; the report counts them.
 """
 
 from __future__ import annotations
@@ -42,8 +47,9 @@ class TableSpec:
 
     name: str
     columns: tuple[str, ...]
-    #: The table whose rows this one's rows belong to (``(column, parent table)``).
-    parent: tuple[str, str] | None = None
+    #: The rows each row needs (``(column, parent table)``, column NOT NULL): a row
+    #: whose parent is missing is an orphan, skipped.
+    parents: tuple[tuple[str, str], ...] = ()
     #: Whether the PostgreSQL table has a ``seq`` column (insertion order).
     has_seq: bool = True
     #: Column to order by on PostgreSQL without ``seq``.
@@ -63,46 +69,55 @@ def _cols(text: str) -> tuple[str, ...]:
     return tuple(c.strip() for c in text.split(","))
 
 
-#: Tables in dependency order (parents first).
+_THREAD = ("thread_id", "threads")
+_RUN = ("workflow_run_id", TraceTable.RUNS.value)
+
+#: Tables in dependency order: every table a foreign key points at comes first
+#: (``tests/postgres/test_copy.py`` checks this against both schemas). The nullable
+#: ``branch_run_id`` of leaf runs and candidates points at branch runs, copied before
+#: them too.
 TABLES: tuple[TableSpec, ...] = (
     TableSpec("threads", _cols(THREAD_COLUMNS)),
     TableSpec(
         "messages",
         ("id", "thread_id", "role", "content", "item_json", "created_at", "parent_entry_id"),
-        parent=("thread_id", "threads"),
+        parents=(_THREAD,),
         has_seq=False,
     ),
     TableSpec(
         "checkpoints",
         ("thread_id", "checkpoint_id", "state_json", "created_at"),
-        parent=("thread_id", "threads"),
+        parents=(_THREAD,),
     ),
     TableSpec(
         "thread_dynamic_tools",
         ("thread_id", "position", "name", "description", "input_schema"),
-        parent=("thread_id", "threads"),
+        parents=(_THREAD,),
         has_seq=False,
         order="thread_id, position",
     ),
     TableSpec(
         "thread_goals",
         _cols(GOAL_COLUMNS),
-        parent=("thread_id", "threads"),
+        parents=(_THREAD,),
         has_seq=False,
         order="thread_id",
     ),
     TableSpec("jobs", _cols(JOB_COLUMNS)),
     TableSpec(TraceTable.RUNS.value, TRACE_COLUMNS[TraceTable.RUNS]),
-    *(
-        TableSpec(t.value, TRACE_COLUMNS[t], parent=("workflow_run_id", "workflow_runs"))
-        for t in (
-            TraceTable.BRANCHES,
-            TraceTable.LEAVES,
-            TraceTable.CONTROL_NODES,
-            TraceTable.CANDIDATES,
-        )
+    TableSpec(TraceTable.BRANCHES.value, TRACE_COLUMNS[TraceTable.BRANCHES], parents=(_RUN,)),
+    TableSpec(TraceTable.LEAVES.value, TRACE_COLUMNS[TraceTable.LEAVES], parents=(_RUN,)),
+    TableSpec(
+        TraceTable.CONTROL_NODES.value, TRACE_COLUMNS[TraceTable.CONTROL_NODES], parents=(_RUN,)
+    ),
+    TableSpec(
+        TraceTable.CANDIDATES.value,
+        TRACE_COLUMNS[TraceTable.CANDIDATES],
+        parents=(_RUN, ("control_node_run_id", TraceTable.CONTROL_NODES.value)),
     ),
 )
+
+_SPECS = {spec.name: spec for spec in TABLES}
 
 SESSION_INDEX = "session_index"
 
@@ -158,10 +173,14 @@ class _SqliteSide:
         self._backend = backend
 
     def _where(self, spec: TableSpec) -> str:
-        if spec.parent is None:
+        """The filter keeping rows whose parents are kept (orphans of orphans too)."""
+        if not spec.parents:
             return ""
-        column, parent = spec.parent
-        return f" WHERE {column} IN (SELECT id FROM {parent})"
+        tests = (
+            f"{column} IN (SELECT id FROM {parent}{self._where(_SPECS[parent])})"
+            for column, parent in spec.parents
+        )
+        return " WHERE " + " AND ".join(tests)
 
     def count(self, spec: TableSpec) -> tuple[int, int]:
         conn = self._backend.connection()
