@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import pwd
+import shutil
 import subprocess
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from threadloom import StateStore, ThreadloomError, ThreadMetadata
+from threadloom import StateStore, ThreadloomError, ThreadMetadata, errors
 
 from ._support import check_integrity, record
 
@@ -128,27 +133,168 @@ def test_read_only_media(tmpfs: Path) -> None:
     record("8-read-only-media", outcomes=outcomes, files_changed=0)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
-def test_read_only_file_and_directory(tmp_path: Path) -> None:
-    home = tmp_path / "home"
+def _nobody() -> tuple[int, int] | None:
+    """The uid and gid of ``nobody``, or ``None`` where there is no such user."""
+    try:
+        entry = pwd.getpwnam("nobody")
+    except KeyError:
+        return None
+    return entry.pw_uid, entry.pw_gid
+
+
+def _unprivileged() -> tuple[int, int] | None:
+    """The ``(uid, gid)`` a child should switch to, or ``None`` to stay as it is.
+
+    Root ignores file permissions, so as root the faulty part runs in a child that
+    drops to ``nobody``; any other user is subject to permissions already.
+    """
+    if os.geteuid() != 0:
+        return None
+    ids = _nobody()
+    if ids is None:
+        pytest.skip("running as root and there is no 'nobody' user to drop privileges to")
+    return ids
+
+
+def _in_child(ids: tuple[int, int] | None, body: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run ``body`` in a forked child (as ``ids`` when given); return what it returned.
+
+    The child reports through a pipe as JSON: ``{"ok": ...}`` or ``{"error": ...}`` for
+    an exception that escaped ``body`` (then the parent fails the test with it).
+    """
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        os.close(read_end)
+        try:
+            if ids is not None:
+                # Groups first: once the uid is dropped, setgroups is refused.
+                os.setgroups([])
+                os.setgid(ids[1])
+                os.setuid(ids[0])
+            outcome: dict[str, Any] = {"ok": body()}
+        except BaseException as exc:  # every failure goes back to the parent
+            outcome = {"error": f"{type(exc).__name__}: {exc}"}
+        with os.fdopen(write_end, "w", encoding="utf-8") as out:
+            json.dump(outcome, out)
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, encoding="utf-8") as source:
+        text = source.read()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, text
+    outcome = json.loads(text)
+    assert "error" not in outcome, outcome["error"]
+    result: dict[str, Any] = outcome["ok"]
+    return result
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A fresh directory the unprivileged child can reach.
+
+    ``tmp_path`` can sit below a 0700 directory of root's, which ``nobody`` cannot
+    traverse, so this one is made directly in /tmp (world-traversable) and removed
+    afterwards.
+    """
+    made = Path(tempfile.mkdtemp(prefix="threadloom-ro-", dir="/tmp"))
+    os.chmod(made, 0o755)
+    try:
+        yield made
+    finally:
+        for path in (made, *made.rglob("*")):
+            if path.is_dir():
+                os.chmod(path, 0o755)  # so rmtree can empty directories made read-only
+        shutil.rmtree(made)
+
+
+def _attempt_write(db: Path) -> dict[str, Any]:
+    """Open the store and try to append; say what happened (run in the child)."""
+    try:
+        store = StateStore.open(db)
+    except ThreadloomError as exc:
+        return {"step": "open", "kind": type(exc).__name__, "message": str(exc)}
+    with store:
+        # Opened (a read-only file can be): reading must still work.
+        read = [m.content for m in store.list_messages("t")]
+        try:
+            store.append_message("t", "user", "must not land")
+        except ThreadloomError as exc:
+            return {"step": "append", "kind": type(exc).__name__, "message": str(exc), "read": read}
+    return {"step": "none", "kind": "", "message": "the append succeeded"}
+
+
+def _works_again(db: Path) -> dict[str, Any]:
+    """:func:`_check_seeded` for :func:`_in_child` (its assertions raise on failure)."""
+    _check_seeded(db)
+    return {"works": True}
+
+
+def _files(home: Path) -> dict[str, str]:
+    return {p.name: _sha(p) for p in home.iterdir() if p.is_file()}
+
+
+#: (file mode, directory mode) of each case: read-only file in a writable directory,
+#: writable file in a read-only directory, both read-only.
+READ_ONLY_CASES = {
+    "file": (0o444, 0o755),
+    "directory": (0o644, 0o555),
+    "file-and-directory": (0o444, 0o555),
+}
+
+
+@pytest.mark.parametrize("case", sorted(READ_ONLY_CASES))
+def test_read_only_file_and_directory(shared_dir: Path, case: str) -> None:
+    ids = _unprivileged()
+    file_mode, dir_mode = READ_ONLY_CASES[case]
+    home = shared_dir / "home"
     db = home / "state.db"
     _seed(db)
-    before = {p.name: _sha(p) for p in home.iterdir() if p.is_file()}
-    os.chmod(db, 0o444)
-    os.chmod(home, 0o555)
+    files = [home, *home.iterdir()]
+    if ids is not None:
+        for path in files:
+            os.chown(path, *ids)  # the store belongs to the user the child runs as
+    before = _files(home)
+    os.chmod(db, file_mode)
+    os.chmod(home, dir_mode)
     try:
-        try:
-            store = StateStore.open(db)
-        except ThreadloomError as exc:
-            assert "read" in str(exc), str(exc)
-        else:
-            with store, pytest.raises(ThreadloomError, match="read"):
-                store.append_message("t", "user", "x")
-        assert {p.name: _sha(p) for p in home.iterdir() if p.is_file()} == before
+        outcome = _in_child(ids, lambda: _attempt_write(db))
+        assert outcome["step"] != "none", outcome
+        # A clear error: a ThreadloomError subclass saying why, not SQLite's bare text.
+        kind = getattr(errors, outcome["kind"], None)
+        assert isinstance(kind, type) and issubclass(kind, ThreadloomError), outcome
+        assert "read-only" in outcome["message"], outcome
+        assert outcome.get("read", ["kept"]) == ["kept"], outcome
+        # Nothing damaged: every file keeps its bytes. In a writable directory SQLite
+        # may leave the -wal/-shm pair its read-only connection needed; the -wal must
+        # be empty, i.e. no write reached it.
+        after = _files(home)
+        assert {name: after[name] for name in before} == before
+        created = set(after) - set(before)
+        assert created <= {"state.db-wal", "state.db-shm"}, created
+        assert "state.db-wal" not in created or (home / "state.db-wal").stat().st_size == 0
     finally:
-        os.chmod(home, 0o700)
-        os.chmod(db, 0o600)
-    _check_seeded(db)
+        os.chmod(home, 0o755)
+        os.chmod(db, 0o644)
+    sidecars = sorted(p for p in home.iterdir() if p.name in ("state.db-wal", "state.db-shm"))
+    if any(not p.stat().st_mode & 0o200 for p in sidecars):
+        # SQLite created them with the read-only file's mode: until they are writable
+        # too, writing fails, with an error that names the file to fix.
+        again = _in_child(ids, lambda: _attempt_write(db))
+        assert again["kind"] == "ThreadloomError", again
+        assert "state.db-wal is read-only" in again["message"] or (
+            "state.db-shm is read-only" in again["message"]
+        ), again
+        for path in sidecars:
+            os.chmod(path, 0o644)
+    # Permissions restored: the same user opens, reads and writes the store again.
+    assert _in_child(ids, lambda: _works_again(db)) == {"works": True}
+    record(
+        f"8-read-only-{case}",
+        user="nobody" if ids else "self",
+        sidecars_left=len(sidecars),
+        **outcome,
+    )
 
 
 def test_database_path_is_a_directory(tmp_path: Path) -> None:

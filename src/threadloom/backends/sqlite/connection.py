@@ -56,6 +56,16 @@ def _access_hint(path: Path | str) -> str:
         )
     if target.exists() and not os.access(target, os.R_OK | os.W_OK):
         return f" (the file {target} is read-only or unreadable for this user)"
+    for suffix in ("-wal", "-shm"):
+        # SQLite gives these the database file's mode when it creates them, so a
+        # read-only file opened once leaves them read-only after the file is made
+        # writable again; without this the error names no cause at all.
+        side = target.with_name(target.name + suffix)
+        if side.exists() and not os.access(side, os.R_OK | os.W_OK):
+            return (
+                f" (the file {side} is read-only for this user: SQLite created it with "
+                "the database file's permissions; make it writable too)"
+            )
     return ""
 
 
