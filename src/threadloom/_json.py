@@ -14,7 +14,7 @@ from typing import Any
 
 from .errors import CorruptData, InvalidRecord
 
-__all__ = ["JSONValue", "decode_json", "encode_json"]
+__all__ = ["JSONValue", "decode_json", "decode_text", "encode_json"]
 
 #: A value that can be stored as JSON (checkpoint states, message items, tool schemas).
 JSONValue = Any
@@ -61,6 +61,16 @@ def _decode(text: str) -> Any:
         except _FastError:
             pass
     return _stdlib_decode(text)
+
+
+def decode_text(text: str) -> Any:
+    """Decode JSON text; the bare codec for row mappers, which wrap errors themselves.
+
+    Raises:
+        ValueError: The text is not valid JSON (``json.JSONDecodeError``).
+        RecursionError: The text is nested too deeply for the stdlib decoder.
+    """
+    return _decode(text)
 
 
 def encode_json(value: JSONValue, what: str) -> str:

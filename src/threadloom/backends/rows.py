@@ -10,15 +10,18 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .._json import decode_json
+from .._json import decode_json, decode_text
 from ..errors import CorruptData
 from ..records import (
     CheckpointRecord,
     DynamicToolRecord,
     JobStateRecord,
     MessageRecord,
+    SessionSource,
     ThreadGoalRecord,
     ThreadMetadata,
+    ThreadStatus,
+    positional_builder,
 )
 
 __all__ = [
@@ -55,6 +58,15 @@ GOAL_COLUMNS = (
 #: ``decode(value, table=..., row=..., column=...)``: stored JSON to a Python value.
 Decoder = Callable[..., Any]
 
+# The mappers below run once per row read (50 threads per list_threads, 200-500
+# messages per list_messages): they build records through slot descriptors and look
+# enum strings up in dicts, about 3x cheaper per row than keyword construction.
+_new_thread = positional_builder(ThreadMetadata)
+_new_message = positional_builder(MessageRecord)
+_new_checkpoint = positional_builder(CheckpointRecord)
+_THREAD_STATUS = {m.value: m for m in ThreadStatus}
+_SESSION_SOURCE = {m.value: m for m in SessionSource}
+
 
 def text_decoder(value: Any, *, table: str, row: str, column: str) -> Any:
     """Decode JSON stored as text (SQLite)."""
@@ -75,29 +87,57 @@ def thread_from_row(row: Sequence[Any]) -> ThreadMetadata:
             table="threads",
             row=f"id={row[0]!r}",
         )
-    return ThreadMetadata(
-        id=row[0],
-        rollout_path=row[1],
-        preview=row[2],
-        ephemeral=bool(row[3]),
-        model_provider=row[4],
-        created_at=row[5],
-        updated_at=row[6],
-        status=ThreadMetadata.status_from_storage(row[7]),
-        path=row[8],
-        cwd=row[9],
-        cli_version=row[10],
-        source=ThreadMetadata.source_from_storage(row[11]),
-        name=row[12],
-        sandbox_policy=row[13],
-        approval_mode=row[14],
-        archived=bool(row[15]),
-        archived_at=row[16],
-        git_sha=row[17],
-        git_branch=row[18],
-        git_origin_url=row[19],
-        memory_mode=row[20],
-        current_leaf_id=leaf,
+    (
+        id_,
+        rollout_path,
+        preview,
+        ephemeral,
+        model_provider,
+        created_at,
+        updated_at,
+        status,
+        path,
+        cwd,
+        cli_version,
+        source,
+        title,
+        sandbox_policy,
+        approval_mode,
+        archived,
+        archived_at,
+        git_sha,
+        git_branch,
+        git_origin_url,
+        memory_mode,
+        _,
+    ) = row
+    return _new_thread(
+        id_,
+        rollout_path,
+        preview,
+        bool(ephemeral),
+        model_provider,
+        created_at,
+        updated_at,
+        _THREAD_STATUS.get(status, ThreadStatus.IDLE)
+        if type(status) is str
+        else ThreadMetadata.status_from_storage(status),
+        path,
+        cwd,
+        cli_version,
+        _SESSION_SOURCE.get(source, SessionSource.UNKNOWN)
+        if type(source) is str
+        else ThreadMetadata.source_from_storage(source),
+        title,
+        sandbox_policy,
+        approval_mode,
+        bool(archived),
+        archived_at,
+        git_sha,
+        git_branch,
+        git_origin_url,
+        memory_mode,
+        leaf,
     )
 
 
@@ -108,20 +148,18 @@ def message_from_row(row: Sequence[Any], decode: Decoder) -> MessageRecord:
         CorruptData: The item JSON does not parse.
     """
     raw = row[4]
-    item = (
-        None
-        if raw is None
-        else decode(raw, table="messages", row=f"id={row[0]}", column="item_json")
-    )
-    return MessageRecord(
-        id=row[0],
-        thread_id=row[1],
-        role=row[2],
-        content=row[3],
-        item=item,
-        created_at=row[5],
-        parent_entry_id=row[6],
-    )
+    if raw is None:
+        item = None
+    elif decode is text_decoder and type(raw) is str:
+        # The common case without three layers of calls; the row label is only built
+        # on error (decode_json raises the same CorruptData as the slow path).
+        try:
+            item = decode_text(raw)
+        except (ValueError, RecursionError):
+            item = decode_json(raw, table="messages", row=f"id={row[0]}", column="item_json")
+    else:
+        item = decode(raw, table="messages", row=f"id={row[0]}", column="item_json")
+    return _new_message(row[0], row[1], row[2], row[3], item, row[5], row[6])
 
 
 def checkpoint_from_row(row: Sequence[Any], decode: Decoder) -> CheckpointRecord:
@@ -130,13 +168,19 @@ def checkpoint_from_row(row: Sequence[Any], decode: Decoder) -> CheckpointRecord
     Raises:
         CorruptData: The state JSON does not parse (the seed returned ``null``).
     """
+    raw = row[2]
+    if decode is text_decoder and type(raw) is str:
+        try:
+            return _new_checkpoint(row[0], row[1], decode_text(raw), row[3])
+        except (ValueError, RecursionError):
+            pass  # decode again below, for the error naming the row
     state = decode(
-        row[2],
+        raw,
         table="checkpoints",
         row=f"thread_id={row[0]!r}, checkpoint_id={row[1]!r}",
         column="state_json",
     )
-    return CheckpointRecord(thread_id=row[0], checkpoint_id=row[1], state=state, created_at=row[3])
+    return _new_checkpoint(row[0], row[1], state, row[3])
 
 
 def job_from_row(row: Sequence[Any]) -> JobStateRecord:
