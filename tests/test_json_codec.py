@@ -179,6 +179,34 @@ def test_the_fast_path_takes_plain_values_and_leaves_the_rest() -> None:
         assert _encode_fast(value) is None, value
 
 
+_FILLER = [{"role": "user", "content": "x" * 40, "n": i} for i in range(40)]  # > 1 KB
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [uuid.UUID(int=5), Plain.A, orjson.Fragment(b"1"), math.nan, -math.inf, Point()],
+    ids=["uuid", "plain enum", "fragment", "nan", "-inf", "dataclass"],
+)
+def test_long_values_are_checked_as_strictly_as_short_ones(odd: Any) -> None:
+    # Long texts are proved by a type walk instead of a decode: the same verdicts.
+    for value in ({"history": _FILLER, "z": odd}, [*_FILLER, [{"deep": [odd]}]]):
+        assert len(_stdlib(_FILLER)) > 1024
+        with pytest.raises(InvalidRecord):
+            encode_json(value, "checkpoint state")
+
+
+def test_long_values_with_nulls_take_the_fast_path_unless_floats_could_be_nan() -> None:
+    without_floats = {"history": _FILLER, "none": None}
+    assert _encode_fast(without_floats) == _stdlib(without_floats)
+    with_floats = {"history": _FILLER, "none": None, "f": 0.5}
+    assert _encode_fast(with_floats) is None  # a null could be a NaN: the stdlib decides
+    assert encode_json(with_floats, "state") == _stdlib(with_floats)
+    plain_floats = {"history": _FILLER, "f": 0.5, "t": (1, 2)}
+    assert _encode_fast(plain_floats) == _stdlib(plain_floats)
+    subclass = {"history": _FILLER, "s": MyStr("x"), "w": Word.HELLO}
+    assert encode_json(subclass, "state") == _stdlib(subclass)
+
+
 _JSON_KEYS = st.text(max_size=8)
 _JSON_SCALARS = (
     st.none()
@@ -192,10 +220,11 @@ _JSON_VALUES = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_JSON_KEYS, inner, max_size=4),
     max_leaves=20,
 )
+_LONG_JSON_VALUES = st.builds(lambda v: {"filler": _FILLER, "v": v}, _JSON_VALUES)
 
 
 @settings(max_examples=400, deadline=None)
-@given(_JSON_VALUES)
+@given(_JSON_VALUES | _LONG_JSON_VALUES)
 def test_any_json_value_is_stored_as_the_stdlib_would_store_it(value: Any) -> None:
     try:
         expected = _stdlib(value)
@@ -232,6 +261,15 @@ def test_depth_limit_is_the_originals() -> None:
         encode_json(_nested(128), "checkpoint state")
     with pytest.raises(InvalidRecord, match="the original cannot read"):
         encode_json(_nested(129, leaf=[1, 2]), "message item")
+    # Long texts measure depth on the way (a type walk), short ones from the text.
+    long_127 = {"filler": _FILLER, "deep": _nested(125, leaf=[])}  # 1 + 125 + 1 levels
+    assert json.loads(encode_json(long_127, "state")) == long_127
+    for long_128 in (
+        {"filler": _FILLER, "deep": _nested(126, leaf=[])},
+        [_nested(126, leaf={}), _FILLER],
+    ):
+        with pytest.raises(InvalidRecord, match="the original cannot read"):
+            encode_json(long_128, "state")
     # Deep enough that orjson refuses (255) and the stdlib recurses: the same error.
     for depth in (300, 10_000):
         with pytest.raises(InvalidRecord, match="nested too deeply"):
