@@ -11,7 +11,7 @@ import multiprocessing as mp
 import time
 from collections.abc import Callable
 from multiprocessing.queues import Queue
-from multiprocessing.synchronize import Barrier
+from multiprocessing.synchronize import Barrier, Lock
 from pathlib import Path
 
 from .workloads import Sample
@@ -28,9 +28,14 @@ def _child(
     thread_id: str,
     count: int,
     barrier: Barrier,
+    open_lock: Lock,
     results: Queue[tuple[int, int, float, str]],
 ) -> None:
-    append, close = open_writer(db, thread_id)
+    # Opens one at a time (not timed): several connections switching a rollback-journal
+    # file to WAL at once can get "database is locked" without waiting (SQLite refuses
+    # to wait where waiting could deadlock), which would fail the run, not measure it.
+    with open_lock:
+        append, close = open_writer(db, thread_id)
     barrier.wait()
     ok = errors = 0
     first_error = ""
@@ -54,9 +59,12 @@ def run_writers(open_writer: OpenWriter, db: Path, writers: int, per_writer: int
     # fork: the children inherit the loaded modules and start in milliseconds.
     ctx = mp.get_context("fork")
     barrier = ctx.Barrier(writers + 1)
+    open_lock = ctx.Lock()
     results: Queue[tuple[int, int, float, str]] = ctx.Queue()
     procs = [
-        ctx.Process(target=_child, args=(open_writer, db, f"t{w}", per_writer, barrier, results))
+        ctx.Process(
+            target=_child, args=(open_writer, db, f"t{w}", per_writer, barrier, open_lock, results)
+        )
         for w in range(writers)
     ]
     for proc in procs:
