@@ -29,7 +29,7 @@ def _child(
     count: int,
     barrier: Barrier,
     open_lock: Lock,
-    results: Queue[tuple[int, int, float, str]],
+    results: Queue[tuple[int, int, float, float, str]],
 ) -> None:
     # Opens one at a time (not timed): several connections switching a rollback-journal
     # file to WAL at once can get "database is locked" without waiting (SQLite refuses
@@ -37,6 +37,7 @@ def _child(
     with open_lock:
         append, close = open_writer(db, thread_id)
     barrier.wait()
+    start = time.perf_counter()
     ok = errors = 0
     first_error = ""
     for i in range(count):
@@ -48,7 +49,7 @@ def _child(
             first_error = first_error or f"{type(exc).__name__}: {exc}"
     end = time.perf_counter()
     close()
-    results.put((ok, errors, end, first_error))
+    results.put((ok, errors, start, end, first_error))
 
 
 def run_writers(open_writer: OpenWriter, db: Path, writers: int, per_writer: int) -> Sample:
@@ -60,7 +61,7 @@ def run_writers(open_writer: OpenWriter, db: Path, writers: int, per_writer: int
     ctx = mp.get_context("fork")
     barrier = ctx.Barrier(writers + 1)
     open_lock = ctx.Lock()
-    results: Queue[tuple[int, int, float, str]] = ctx.Queue()
+    results: Queue[tuple[int, int, float, float, str]] = ctx.Queue()
     procs = [
         ctx.Process(
             target=_child, args=(open_writer, db, f"t{w}", per_writer, barrier, open_lock, results)
@@ -70,14 +71,16 @@ def run_writers(open_writer: OpenWriter, db: Path, writers: int, per_writer: int
     for proc in procs:
         proc.start()
     barrier.wait(timeout=120)
-    start = time.perf_counter()
     got = [results.get(timeout=600) for _ in procs]
     for proc in procs:
         proc.join()
     ok = sum(r[0] for r in got)
     errors = sum(r[1] for r in got)
-    end = max(r[2] for r in got)
-    messages = [r[3] for r in got if r[3]]
+    # The span from the first writer past the barrier to the last one done (the
+    # parent may wake after the writers of a tiny run have finished).
+    start = min(r[2] for r in got)
+    end = max(r[3] for r in got)
+    messages = [r[4] for r in got if r[4]]
     extra: dict[str, object] = {"writers": writers}
     if messages:
         extra["first_error"] = messages[0]
