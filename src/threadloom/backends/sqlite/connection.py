@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 
+from ... import _forks
 from ...errors import Conflict, CorruptData, InvalidRecord, StoreBusy, ThreadloomError
 
 __all__ = ["ConnectionManager", "Durability", "translate_errors"]
@@ -124,7 +125,8 @@ def translate_errors(what: str, path: Path | str) -> Iterator[None]:
 
 class _Local(threading.local):
     conn: sqlite3.Connection | None = None
-    pid: int = 0
+    #: The fork generation the connection was opened in (see ``threadloom._forks``).
+    generation: int = -1
     depth: int = 0
 
 
@@ -179,9 +181,8 @@ class ConnectionManager:
             ThreadloomError: The store was closed.
         """
         local = self._local
-        pid = os.getpid()
         conn = local.conn
-        if conn is not None and local.pid == pid:
+        if conn is not None and local.generation == _forks.generation:
             return conn
         if self._closed:
             raise ThreadloomError(f"the store at {self.path} is closed")
@@ -189,10 +190,10 @@ class ConnectionManager:
         # closing it in the child can disturb the parent's locks, so it is abandoned.
         conn = self._open()
         local.conn = conn
-        local.pid = pid
+        local.generation = _forks.generation
         local.depth = 0
         with self._registry_lock:
-            self._all.append((pid, conn))
+            self._all.append((os.getpid(), conn))
         return conn
 
     @contextmanager
@@ -264,7 +265,7 @@ class ConnectionManager:
     @property
     def in_transaction(self) -> bool:
         """Whether this thread is inside :meth:`write` or :meth:`read`."""
-        return self._local.depth > 0 and self._local.pid == os.getpid()
+        return self._local.depth > 0 and self._local.generation == _forks.generation
 
     def close(self) -> None:
         """Close every connection this process opened. Later calls raise."""
