@@ -30,12 +30,14 @@ __all__ = [
     "JOB_COLUMNS",
     "MESSAGE_COLUMNS",
     "THREAD_COLUMNS",
+    "THREAD_WRITE_COLUMNS",
     "TOOL_COLUMNS",
     "Decoder",
     "checkpoint_from_row",
     "goal_from_row",
     "job_from_row",
     "message_from_row",
+    "set_from_excluded",
     "text_decoder",
     "thread_from_row",
     "tool_from_row",
@@ -54,6 +56,18 @@ GOAL_COLUMNS = (
     "thread_id, goal_id, objective, status, token_budget, tokens_used, time_used_seconds, "
     "created_at, updated_at, continuation_count"
 )
+
+#: The ``threads`` columns an upsert writes: all but ``current_leaf_id``, which the
+#: original's ``upsert_thread`` leaves alone.
+THREAD_WRITE_COLUMNS = tuple(c.strip() for c in THREAD_COLUMNS.split(","))[:-1]
+
+
+def set_from_excluded(columns: str | Sequence[str], *, key: str) -> str:
+    """The ``SET`` list of an ``ON CONFLICT ... DO UPDATE``: every column but the key
+    from ``excluded`` (SQLite and PostgreSQL share this syntax)."""
+    names = [c.strip() for c in columns.split(",")] if isinstance(columns, str) else columns
+    return ",\n    ".join(f"{c} = excluded.{c}" for c in names if c != key)
+
 
 #: ``decode(value, table=..., row=..., column=...)``: stored JSON to a Python value.
 Decoder = Callable[..., Any]

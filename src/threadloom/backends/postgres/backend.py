@@ -18,7 +18,6 @@ how they are had:
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -33,14 +32,17 @@ from ...records import (
     ThreadGoalRecord,
     ThreadMetadata,
 )
+from ..base import TransactionalBackend, schema_info_from, steps_from
 from ..rows import (
     GOAL_COLUMNS,
     JOB_COLUMNS,
     THREAD_COLUMNS,
+    THREAD_WRITE_COLUMNS,
     checkpoint_from_row,
     goal_from_row,
     job_from_row,
     message_from_row,
+    set_from_excluded,
     text_decoder,
     thread_from_row,
     tool_from_row,
@@ -63,33 +65,11 @@ _CHECKPOINT_JSON = (2,)
 _TOOL_COLUMNS = "position, name, description, input_schema::text"
 _TOOL_JSON = (3,)
 
-_UPSERT_THREAD = """
-INSERT INTO threads (
-    id, rollout_path, preview, ephemeral, model_provider, created_at, updated_at, status,
-    path, cwd, cli_version, source, title, sandbox_policy, approval_mode, archived,
-    archived_at, git_sha, git_branch, git_origin_url, memory_mode
-) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+_UPSERT_THREAD = f"""
+INSERT INTO threads ({", ".join(THREAD_WRITE_COLUMNS)})
+VALUES ({", ".join(["%s"] * len(THREAD_WRITE_COLUMNS))})
 ON CONFLICT (id) DO UPDATE SET
-    rollout_path = EXCLUDED.rollout_path,
-    preview = EXCLUDED.preview,
-    ephemeral = EXCLUDED.ephemeral,
-    model_provider = EXCLUDED.model_provider,
-    created_at = EXCLUDED.created_at,
-    updated_at = EXCLUDED.updated_at,
-    status = EXCLUDED.status,
-    path = EXCLUDED.path,
-    cwd = EXCLUDED.cwd,
-    cli_version = EXCLUDED.cli_version,
-    source = EXCLUDED.source,
-    title = EXCLUDED.title,
-    sandbox_policy = EXCLUDED.sandbox_policy,
-    approval_mode = EXCLUDED.approval_mode,
-    archived = EXCLUDED.archived,
-    archived_at = EXCLUDED.archived_at,
-    git_sha = EXCLUDED.git_sha,
-    git_branch = EXCLUDED.git_branch,
-    git_origin_url = EXCLUDED.git_origin_url,
-    memory_mode = EXCLUDED.memory_mode
+    {set_from_excluded(THREAD_WRITE_COLUMNS, key="id")}
 """
 
 _LIST_THREADS_ALL = (
@@ -135,15 +115,7 @@ _UPSERT_GOAL = f"""
 INSERT INTO thread_goals ({GOAL_COLUMNS})
 SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s, %s WHERE EXISTS (SELECT 1 FROM threads WHERE id = %s)
 ON CONFLICT (thread_id) DO UPDATE SET
-    goal_id = EXCLUDED.goal_id,
-    objective = EXCLUDED.objective,
-    status = EXCLUDED.status,
-    token_budget = EXCLUDED.token_budget,
-    tokens_used = EXCLUDED.tokens_used,
-    time_used_seconds = EXCLUDED.time_used_seconds,
-    created_at = EXCLUDED.created_at,
-    updated_at = EXCLUDED.updated_at,
-    continuation_count = EXCLUDED.continuation_count
+    {set_from_excluded(GOAL_COLUMNS, key="thread_id")}
 RETURNING 1
 """
 
@@ -190,11 +162,13 @@ def _job(row: Sequence[Any]) -> JobStateRecord:
     return job_from_row(unescape_row(row))
 
 
-class PostgresBackend:
+class PostgresBackend(TransactionalBackend[psycopg.Connection[Any]]):
     """The store's tables in a PostgreSQL schema (the connection's ``search_path``).
 
     Open it with :meth:`open` (``StateStore.open`` does).
     """
+
+    _conns: PgConnections
 
     def __init__(self, conns: PgConnections, *, migrate: bool = True) -> None:
         self._conns = conns
@@ -284,39 +258,13 @@ class PostgresBackend:
         self._conns.close()
         self.session_index.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One atomic write over several calls (a savepoint when nested)."""
-        with self._conns.write("transaction failed"):
-            yield
-
-    @contextmanager
-    def snapshot(self) -> Iterator[None]:
-        """One consistent read view over several calls (``REPEATABLE READ``)."""
-        with self._conns.read("snapshot failed"):
-            yield
-
-    def write(self, what: str) -> AbstractContextManager[psycopg.Connection[Any]]:
-        """A transaction for extensions (the workflow trace store)."""
-        return self._conns.write(what)
-
-    def read(self, what: str) -> AbstractContextManager[psycopg.Connection[Any]]:
-        """A read snapshot for extensions."""
-        return self._conns.read(what)
-
     def schema_info(self) -> SchemaInfo:
         """Schema versions and steps, read without writing."""
-        plan = plan_migrations(self._conns)
-        return SchemaInfo(
-            schema_version=plan.schema_version,
-            own_version=plan.own_version,
-            applied=tuple(MigrationStep(m.name, m.description) for m in plan.applied),
-            pending=tuple(MigrationStep(m.name, m.description) for m in plan.pending),
-        )
+        return schema_info_from(plan_migrations(self._conns))
 
     def migrate(self) -> list[MigrationStep]:
         """Apply pending steps; those applied by this call."""
-        return [MigrationStep(m.name, m.description) for m in apply_migrations(self._conns)]
+        return steps_from(apply_migrations(self._conns))
 
     def _all(self, what: str, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         with self._conns.call(what) as conn:

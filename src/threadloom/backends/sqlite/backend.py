@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from ...backend import MigrationStep, SchemaInfo, ToolRow
@@ -19,17 +18,20 @@ from ...records import (
     ThreadGoalRecord,
     ThreadMetadata,
 )
+from ..base import TransactionalBackend, schema_info_from, steps_from
 from ..rows import (
     CHECKPOINT_COLUMNS,
     GOAL_COLUMNS,
     JOB_COLUMNS,
     MESSAGE_COLUMNS,
     THREAD_COLUMNS,
+    THREAD_WRITE_COLUMNS,
     TOOL_COLUMNS,
     checkpoint_from_row,
     goal_from_row,
     job_from_row,
     message_from_row,
+    set_from_excluded,
     text_decoder,
     thread_from_row,
     tool_from_row,
@@ -43,33 +45,11 @@ __all__ = ["SqliteBackend"]
 # What translate_errors translates (ThreadloomError passes through untouched).
 _DRIVER_ERRORS = (sqlite3.Error, UnicodeDecodeError, UnicodeEncodeError, OverflowError)
 
-_UPSERT_THREAD = """
-INSERT INTO threads (
-    id, rollout_path, preview, ephemeral, model_provider, created_at, updated_at, status,
-    path, cwd, cli_version, source, title, sandbox_policy, approval_mode, archived,
-    archived_at, git_sha, git_branch, git_origin_url, memory_mode
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+_UPSERT_THREAD = f"""
+INSERT INTO threads ({", ".join(THREAD_WRITE_COLUMNS)})
+VALUES ({", ".join("?" * len(THREAD_WRITE_COLUMNS))})
 ON CONFLICT(id) DO UPDATE SET
-    rollout_path = excluded.rollout_path,
-    preview = excluded.preview,
-    ephemeral = excluded.ephemeral,
-    model_provider = excluded.model_provider,
-    created_at = excluded.created_at,
-    updated_at = excluded.updated_at,
-    status = excluded.status,
-    path = excluded.path,
-    cwd = excluded.cwd,
-    cli_version = excluded.cli_version,
-    source = excluded.source,
-    title = excluded.title,
-    sandbox_policy = excluded.sandbox_policy,
-    approval_mode = excluded.approval_mode,
-    archived = excluded.archived,
-    archived_at = excluded.archived_at,
-    git_sha = excluded.git_sha,
-    git_branch = excluded.git_branch,
-    git_origin_url = excluded.git_origin_url,
-    memory_mode = excluded.memory_mode
+    {set_from_excluded(THREAD_WRITE_COLUMNS, key="id")}
 """
 
 # Ties on the second-resolution timestamps break by rowid: insertion order.
@@ -98,15 +78,7 @@ SELECT {MESSAGE_COLUMNS} FROM ancestors ORDER BY depth DESC
 _UPSERT_GOAL = f"""
 INSERT INTO thread_goals ({GOAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT(thread_id) DO UPDATE SET
-    goal_id = excluded.goal_id,
-    objective = excluded.objective,
-    status = excluded.status,
-    token_budget = excluded.token_budget,
-    tokens_used = excluded.tokens_used,
-    time_used_seconds = excluded.time_used_seconds,
-    created_at = excluded.created_at,
-    updated_at = excluded.updated_at,
-    continuation_count = excluded.continuation_count
+    {set_from_excluded(GOAL_COLUMNS, key="thread_id")}
 """
 
 
@@ -128,7 +100,7 @@ def _check_version_untouched(path: Path, busy_timeout: float) -> None:
         probe.close()
 
 
-class SqliteBackend:
+class SqliteBackend(TransactionalBackend[sqlite3.Connection]):
     """The store's tables in one SQLite file, with ``session_index.jsonl`` beside it.
 
     Args:
@@ -142,6 +114,8 @@ class SqliteBackend:
         CorruptData: The file is not a SQLite database (it is left untouched).
         OSError: The directory or file cannot be created.
     """
+
+    _conns: ConnectionManager
 
     def __init__(
         self,
@@ -184,44 +158,17 @@ class SqliteBackend:
         self._conns.close()
         self.session_index.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One atomic write over several calls (a savepoint when nested)."""
-        with self._conns.write("transaction failed"):
-            yield
-
-    @contextmanager
-    def snapshot(self) -> Iterator[None]:
-        """One consistent read view over several calls."""
-        with self._conns.read("snapshot failed"):
-            yield
-
     def connection(self) -> sqlite3.Connection:
         """This thread's connection, for maintenance commands and the workflow store."""
         return self._conns.connection()
 
-    def write(self, what: str) -> AbstractContextManager[sqlite3.Connection]:
-        """A ``BEGIN IMMEDIATE`` transaction for extensions (the workflow trace store)."""
-        return self._conns.write(what)
-
-    def read(self, what: str) -> AbstractContextManager[sqlite3.Connection]:
-        """A read snapshot for extensions."""
-        return self._conns.read(what)
-
     def schema_info(self) -> SchemaInfo:
         """Schema versions and steps, read without writing."""
-        plan = plan_migrations(self._conns.connection(), self.path)
-        return SchemaInfo(
-            schema_version=plan.schema_version,
-            own_version=plan.own_version,
-            applied=tuple(MigrationStep(m.name, m.description) for m in plan.applied),
-            pending=tuple(MigrationStep(m.name, m.description) for m in plan.pending),
-        )
+        return schema_info_from(plan_migrations(self._conns.connection(), self.path))
 
     def migrate(self) -> list[MigrationStep]:
         """Apply pending steps; those applied by this call."""
-        done = apply_migrations(self._conns.connection(), self.path)
-        return [MigrationStep(m.name, m.description) for m in done]
+        return steps_from(apply_migrations(self._conns.connection(), self.path))
 
     # The two read helpers catch driver errors with a plain try (translating them
     # through translate_errors only when one is raised): the context manager costs

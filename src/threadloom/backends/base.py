@@ -1,0 +1,96 @@
+"""What both backends share around their connections: transactions, snapshots and
+schema reports, written once.
+
+A backend keeps its connection source in ``self._conns``; the source's ``write`` and
+``read`` open a transaction (nested ones are savepoints) and a consistent read view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Generic, Protocol, TypeVar
+
+from ..backend import MigrationStep, SchemaInfo
+
+__all__ = ["ConnectionSource", "TransactionalBackend", "schema_info_from", "steps_from"]
+
+C = TypeVar("C")
+C_co = TypeVar("C_co", covariant=True)
+
+
+class ConnectionSource(Protocol[C_co]):
+    """Hands out connections inside a write transaction or a read snapshot."""
+
+    def write(self, what: str) -> AbstractContextManager[C_co]:
+        """A write transaction (a savepoint when nested)."""
+
+    def read(self, what: str) -> AbstractContextManager[C_co]:
+        """A consistent read view."""
+
+
+class _Step(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def description(self) -> str: ...
+
+
+class _Plan(Protocol):
+    @property
+    def schema_version(self) -> int: ...
+
+    @property
+    def own_version(self) -> int: ...
+
+    @property
+    def applied(self) -> Iterable[_Step]: ...
+
+    @property
+    def pending(self) -> Iterable[_Step]: ...
+
+
+def steps_from(steps: Iterable[_Step]) -> list[MigrationStep]:
+    """A backend's own migration objects as the contract's :class:`MigrationStep`."""
+    return [MigrationStep(step.name, step.description) for step in steps]
+
+
+def schema_info_from(plan: _Plan) -> SchemaInfo:
+    """A backend's migration plan as the contract's :class:`SchemaInfo`."""
+    return SchemaInfo(
+        schema_version=plan.schema_version,
+        own_version=plan.own_version,
+        applied=tuple(steps_from(plan.applied)),
+        pending=tuple(steps_from(plan.pending)),
+    )
+
+
+class TransactionalBackend(Generic[C]):
+    """``transaction()``, ``snapshot()``, ``write()`` and ``read()`` over ``self._conns``."""
+
+    _conns: ConnectionSource[C]
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic write over several calls (a savepoint when nested).
+
+        Raises:
+            StoreBusy: The write lock could not be had within the busy timeout.
+        """
+        with self._conns.write("transaction failed"):
+            yield
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One consistent read view over several calls."""
+        with self._conns.read("snapshot failed"):
+            yield
+
+    def write(self, what: str) -> AbstractContextManager[C]:
+        """A write transaction for extensions (the workflow trace store, maintenance)."""
+        return self._conns.write(what)
+
+    def read(self, what: str) -> AbstractContextManager[C]:
+        """A read snapshot for extensions."""
+        return self._conns.read(what)
