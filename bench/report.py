@@ -313,9 +313,21 @@ def write_report(results: Results, out: Path) -> tuple[Path, Path]:
         mark = "—" if held is None else ("yes" if held else "**no**")
         lines.append(f"| {name} | {evidence} | {mark} |")
     lines += ["", "## How cost grows with size", "", "![cost vs size](benchmarks.png)", ""]
-    replay = sorted(out.glob("*replay*.png"))
-    if replay:
-        lines += ["## Workflow replay", "", *(f"![{p.stem}]({p.name})" for p in replay), ""]
+    if results.replay:
+        r = results.replay
+        lines += [
+            "## Workflow replay lookup",
+            "",
+            f"`store.workflows.find_replay(run, leaf, input_hash)` with {r['leaf_runs']:,} leaf",
+            f"runs stored (index `idx_leaf_runs_replay_lookup`), median of {r['lookups']:,}",
+            "random lookups (`bench/workflow_replay.py`):",
+            "",
+            "| hit | miss | `replay_leaf` (lookup + write) |",
+            "| ---: | ---: | ---: |",
+            f"| {r['hit_median_us']:.1f} µs | {r['miss_median_us']:.1f} µs "
+            f"| {r['replay_leaf_median_us']:.1f} µs |",
+            "",
+        ]
     if results.failures:
         lines += ["## Failures", ""]
         lines += [f"- `{w}` / {c}: {msg}" for (w, c), msg in sorted(results.failures.items())]

@@ -20,6 +20,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .contenders import Contender, default_contenders
 from .workloads import Fixtures, Sample, Workload, workloads
@@ -38,6 +39,8 @@ class Results:
     failures: dict[tuple[str, str], str] = field(default_factory=dict)
     depth_sweep: dict[str, dict[int, float]] = field(default_factory=dict)
     profiles: dict[str, str] = field(default_factory=dict)
+    #: The workflow replay lookup figures (``bench/workflow_replay.py``), if run.
+    replay: dict[str, Any] | None = None
     started: float = 0.0
     seconds: float = 0.0
 
@@ -127,6 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .sweep import depth_sweep
 
     suite = workloads(args.scale)
+    wanted: set[str] = set()
     if args.only:
         wanted = set(args.only.split(","))
         suite = [w for w in suite if w.key in wanted or w.family in wanted]
@@ -141,6 +145,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         results = run_suite(contenders, suite, args.reps, workdir, log)
         results.depth_sweep = depth_sweep(contenders, workdir, args.scale)
+        if not args.only or "workflow_replay" in wanted:
+            from .workflow_replay import run_benchmark as replay_benchmark
+
+            log("workflow replay lookup with 100,000 leaf runs")
+            results.replay = replay_benchmark(workdir / "replay" / "state.db")
         if not args.no_profile:
             by_name = {c.name: c for c in contenders}
             for w in suite:
