@@ -246,7 +246,7 @@ GAP_NOTES = [
     "  between runs (4.3-4.7 ms) and ours is 4 write transactions, each a WAL",
     "  commit, plus one locked session-index append; a caller can wrap a turn in",
     "  `store.transaction()` to make it one commit. Over the runs recorded while",
-    "  building this suite the ratio was 0.044-0.068 (target 0.05).",
+    "  building this suite the ratio was 0.047-0.068 (target 0.05).",
     "- **`read_branch`/`resume` against the Agents SDK.** `SQLiteSession.get_items`",
     "  returns `json.loads` dicts with no record type and no branch walk (it reads",
     "  one flat table); the same per-row costs as above apply.",
