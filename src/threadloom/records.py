@@ -238,6 +238,19 @@ class _Record:
 
     __slots__ = ()
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """Build the record from the original's JSON object (each record defines it)."""
+        raise NotImplementedError
+
+    def validated(self) -> Self:
+        """Return this record after checking every field, as :meth:`from_dict` does.
+
+        Raises:
+            InvalidRecord: A field has the wrong type or is out of range.
+        """
+        return type(self).from_dict(self.to_dict())
+
     def to_dict(self) -> dict[str, Any]:
         """Return the record as the original's JSON object (enums as strings)."""
         out: dict[str, Any] = {}
@@ -365,14 +378,6 @@ class ThreadMetadata(_Record):
             current_leaf_id=check_opt_i64(d.get("current_leaf_id"), "thread.current_leaf_id"),
         )
 
-    def validated(self) -> ThreadMetadata:
-        """Return this thread after checking every field's type (as :meth:`from_dict` does).
-
-        Raises:
-            InvalidRecord: A field has the wrong type.
-        """
-        return type(self).from_dict(self.to_dict())
-
     @staticmethod
     def status_from_storage(raw: object) -> ThreadStatus:
         """Read a stored status string; unknown values read as ``idle`` (the original's rule)."""
@@ -497,14 +502,6 @@ class JobStateRecord(_Record):
             updated_at=check_i64(_require(d, "updated_at", "job"), "job.updated_at"),
         )
 
-    def validated(self) -> JobStateRecord:
-        """Return this job after checking every field (as :meth:`from_dict` does).
-
-        Raises:
-            InvalidRecord: A field has the wrong type or is out of range.
-        """
-        return type(self).from_dict(self.to_dict())
-
     @staticmethod
     def status_from_storage(raw: object) -> JobStateStatus:
         """Read a stored status; unknown values read as ``queued`` (the original's rule)."""
@@ -552,14 +549,6 @@ class ThreadGoalRecord(_Record):
             updated_at=check_i64(_require(d, "updated_at", "goal"), "goal.updated_at"),
             continuation_count=check_i64(d.get("continuation_count", 0), "goal.continuation_count"),
         )
-
-    def validated(self) -> ThreadGoalRecord:
-        """Return this goal after checking every field (as :meth:`from_dict` does).
-
-        Raises:
-            InvalidRecord: A field has the wrong type.
-        """
-        return type(self).from_dict(self.to_dict())
 
     def to_seed_dict(self) -> dict[str, Any]:
         """The JSON object of the seed version (schema v3), without ``continuation_count``."""
