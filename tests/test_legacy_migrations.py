@@ -269,7 +269,7 @@ def test_each_migration_step_is_its_own_transaction(
         raise RuntimeError("simulated crash in the v3 step")
 
     steps = tuple(
-        schema_module.Migration(m.version, m.description, explode) if m.version == 3 else m
+        schema_module.Migration(m.version, m.description, then=explode) if m.version == 3 else m
         for m in schema_module.MIGRATIONS
     )
     monkeypatch.setattr(schema_module, "MIGRATIONS", steps)
@@ -294,9 +294,9 @@ def test_open_without_migrate_lists_pending_steps(tmp_path: Path) -> None:
     with StateStore.open(db, migrate=False) as store:
         info = store.schema_info()
         assert info.schema_version == 1
-        assert [s.name for s in info.pending] == ["v2", "v3", "v4", "threadloom-v1"]
+        assert [s.name for s in info.pending] == ["v2", "v3", "v4", "threadloom-v1", "threadloom-v2"]
         applied = store.migrate()
-        assert [s.name for s in applied] == ["v2", "v3", "v4", "threadloom-v1"]
+        assert [s.name for s in applied] == ["v2", "v3", "v4", "threadloom-v1", "threadloom-v2"]
         assert store.schema_info().pending == ()
         assert store.migrate() == []
     assert _user_version(db) == SCHEMA_VERSION

@@ -231,7 +231,12 @@ def test_tables_cover_the_schemas_parents_first(tmp_path: Path, pg_dsn: str) -> 
             name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         }
         # Schema bookkeeping, not data (AUTOINCREMENT follows the copied ids by itself).
-        assert tables - set(order) == {"sqlite_sequence", "threadloom_meta"}
+        # threadloom_deleted_threads records this store's own deletions.
+        assert tables - set(order) == {
+            "sqlite_sequence",
+            "threadloom_meta",
+            "threadloom_deleted_threads",
+        }
         for table in order:
             not_null = {r[1]: r[3] for r in conn.execute(f"PRAGMA table_info({table})")}
             for fk in conn.execute(f"PRAGMA foreign_key_list({table})"):
@@ -257,7 +262,12 @@ def test_tables_cover_the_schemas_parents_first(tmp_path: Path, pg_dsn: str) -> 
             "WHERE c.contype = 'f' AND c.connamespace = current_schema()::regnamespace"
         ).fetchall()
     # Schema bookkeeping stays with each store; the session index is copied apart.
-    assert tables - set(order) == {SESSION_INDEX, "threadloom_meta", "threadloom_schema_migrations"}
+    assert tables - set(order) == {
+        SESSION_INDEX,
+        "threadloom_meta",
+        "threadloom_schema_migrations",
+        "threadloom_deleted_threads",
+    }
     assert references  # the query does see the schema's foreign keys
     for child, parent in references:
         if child != SESSION_INDEX:  # copied last, after threads

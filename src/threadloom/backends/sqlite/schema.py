@@ -14,7 +14,7 @@ their own version in ``threadloom_meta``.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,14 +28,16 @@ __all__ = [
     "MigrationPlan",
     "apply_migrations",
     "plan_migrations",
+    "run_statements",
 ]
 
 #: The newest original schema version this threadloom knows.
 SCHEMA_VERSION = 4
 #: The version of threadloom's own tables.
-OWN_SCHEMA_VERSION = 1
+OWN_SCHEMA_VERSION = 2
 
-_THREADS_V0 = """
+_THREADS_V0: tuple[str, ...] = (
+    """
 CREATE TABLE IF NOT EXISTS threads (
     id TEXT PRIMARY KEY,
     rollout_path TEXT,
@@ -58,10 +60,12 @@ CREATE TABLE IF NOT EXISTS threads (
     git_branch TEXT,
     git_origin_url TEXT,
     memory_mode TEXT
-);
-CREATE INDEX IF NOT EXISTS idx_threads_updated_at ON threads(updated_at DESC);
-CREATE INDEX IF NOT EXISTS idx_threads_archived_at ON threads(archived_at DESC);
-CREATE INDEX IF NOT EXISTS idx_threads_archived_updated ON threads(archived, updated_at DESC);
+)
+""",
+    "CREATE INDEX IF NOT EXISTS idx_threads_updated_at ON threads(updated_at DESC)",
+    "CREATE INDEX IF NOT EXISTS idx_threads_archived_at ON threads(archived_at DESC)",
+    "CREATE INDEX IF NOT EXISTS idx_threads_archived_updated ON threads(archived, updated_at DESC)",
+    """
 CREATE TABLE IF NOT EXISTS thread_dynamic_tools (
     thread_id TEXT NOT NULL,
     position INTEGER NOT NULL,
@@ -70,7 +74,9 @@ CREATE TABLE IF NOT EXISTS thread_dynamic_tools (
     input_schema TEXT NOT NULL,
     PRIMARY KEY (thread_id, position),
     FOREIGN KEY(thread_id) REFERENCES threads(id) ON DELETE CASCADE
-);
+)
+""",
+    """
 CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     thread_id TEXT NOT NULL,
@@ -79,8 +85,10 @@ CREATE TABLE IF NOT EXISTS messages (
     item_json TEXT,
     created_at INTEGER NOT NULL,
     FOREIGN KEY(thread_id) REFERENCES threads(id) ON DELETE CASCADE
-);
-CREATE INDEX IF NOT EXISTS idx_messages_thread_created_at ON messages(thread_id, created_at ASC);
+)
+""",
+    "CREATE INDEX IF NOT EXISTS idx_messages_thread_created_at ON messages(thread_id, created_at ASC)",
+    """
 CREATE TABLE IF NOT EXISTS checkpoints (
     thread_id TEXT NOT NULL,
     checkpoint_id TEXT NOT NULL,
@@ -88,8 +96,10 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     created_at INTEGER NOT NULL,
     PRIMARY KEY(thread_id, checkpoint_id),
     FOREIGN KEY(thread_id) REFERENCES threads(id) ON DELETE CASCADE
-);
-CREATE INDEX IF NOT EXISTS idx_checkpoints_thread_created_at ON checkpoints(thread_id, created_at DESC);
+)
+""",
+    "CREATE INDEX IF NOT EXISTS idx_checkpoints_thread_created_at ON checkpoints(thread_id, created_at DESC)",
+    """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -98,11 +108,13 @@ CREATE TABLE IF NOT EXISTS jobs (
     detail TEXT,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS idx_jobs_updated_at ON jobs(updated_at DESC);
-"""
+)
+""",
+    "CREATE INDEX IF NOT EXISTS idx_jobs_updated_at ON jobs(updated_at DESC)",
+)
 
-_WORKFLOW_V2 = """
+_WORKFLOW_V2: tuple[str, ...] = (
+    """
 CREATE TABLE IF NOT EXISTS workflow_runs (
     id TEXT PRIMARY KEY,
     workflow_id TEXT NOT NULL,
@@ -112,11 +124,17 @@ CREATE TABLE IF NOT EXISTS workflow_runs (
     started_at INTEGER NOT NULL,
     completed_at INTEGER,
     metadata_json TEXT NOT NULL DEFAULT '{}'
-);
+)
+""",
+    """
 CREATE INDEX IF NOT EXISTS idx_workflow_runs_status_started_at
-    ON workflow_runs(status, started_at DESC);
+    ON workflow_runs(status, started_at DESC)
+""",
+    """
 CREATE INDEX IF NOT EXISTS idx_workflow_runs_workflow_started_at
-    ON workflow_runs(workflow_id, started_at DESC);
+    ON workflow_runs(workflow_id, started_at DESC)
+""",
+    """
 CREATE TABLE IF NOT EXISTS branch_runs (
     id TEXT PRIMARY KEY,
     workflow_run_id TEXT NOT NULL,
@@ -127,9 +145,11 @@ CREATE TABLE IF NOT EXISTS branch_runs (
     completed_at INTEGER,
     result_json TEXT NOT NULL DEFAULT '{}',
     FOREIGN KEY(workflow_run_id) REFERENCES workflow_runs(id) ON DELETE CASCADE
-);
-CREATE INDEX IF NOT EXISTS idx_branch_runs_workflow_run_id ON branch_runs(workflow_run_id);
-CREATE INDEX IF NOT EXISTS idx_branch_runs_branch_id ON branch_runs(branch_id);
+)
+""",
+    "CREATE INDEX IF NOT EXISTS idx_branch_runs_workflow_run_id ON branch_runs(workflow_run_id)",
+    "CREATE INDEX IF NOT EXISTS idx_branch_runs_branch_id ON branch_runs(branch_id)",
+    """
 CREATE TABLE IF NOT EXISTS leaf_runs (
     id TEXT PRIMARY KEY,
     workflow_run_id TEXT NOT NULL,
@@ -144,10 +164,14 @@ CREATE TABLE IF NOT EXISTS leaf_runs (
     completed_at INTEGER,
     FOREIGN KEY(workflow_run_id) REFERENCES workflow_runs(id) ON DELETE CASCADE,
     FOREIGN KEY(branch_run_id) REFERENCES branch_runs(id) ON DELETE SET NULL
-);
-CREATE INDEX IF NOT EXISTS idx_leaf_runs_workflow_run_id ON leaf_runs(workflow_run_id);
+)
+""",
+    "CREATE INDEX IF NOT EXISTS idx_leaf_runs_workflow_run_id ON leaf_runs(workflow_run_id)",
+    """
 CREATE INDEX IF NOT EXISTS idx_leaf_runs_replay_lookup
-    ON leaf_runs(workflow_run_id, leaf_id, input_hash);
+    ON leaf_runs(workflow_run_id, leaf_id, input_hash)
+""",
+    """
 CREATE TABLE IF NOT EXISTS control_node_runs (
     id TEXT PRIMARY KEY,
     workflow_run_id TEXT NOT NULL,
@@ -159,10 +183,14 @@ CREATE TABLE IF NOT EXISTS control_node_runs (
     started_at INTEGER NOT NULL,
     completed_at INTEGER,
     FOREIGN KEY(workflow_run_id) REFERENCES workflow_runs(id) ON DELETE CASCADE
-);
+)
+""",
+    """
 CREATE INDEX IF NOT EXISTS idx_control_node_runs_workflow_run_id
-    ON control_node_runs(workflow_run_id);
-CREATE INDEX IF NOT EXISTS idx_control_node_runs_node_id ON control_node_runs(node_id);
+    ON control_node_runs(workflow_run_id)
+""",
+    "CREATE INDEX IF NOT EXISTS idx_control_node_runs_node_id ON control_node_runs(node_id)",
+    """
 CREATE TABLE IF NOT EXISTS teacher_candidates (
     id TEXT PRIMARY KEY,
     workflow_run_id TEXT NOT NULL,
@@ -176,14 +204,20 @@ CREATE TABLE IF NOT EXISTS teacher_candidates (
     FOREIGN KEY(workflow_run_id) REFERENCES workflow_runs(id) ON DELETE CASCADE,
     FOREIGN KEY(control_node_run_id) REFERENCES control_node_runs(id) ON DELETE CASCADE,
     FOREIGN KEY(branch_run_id) REFERENCES branch_runs(id) ON DELETE SET NULL
-);
+)
+""",
+    """
 CREATE INDEX IF NOT EXISTS idx_teacher_candidates_workflow_run_id
-    ON teacher_candidates(workflow_run_id);
+    ON teacher_candidates(workflow_run_id)
+""",
+    """
 CREATE INDEX IF NOT EXISTS idx_teacher_candidates_control_node_run_id
-    ON teacher_candidates(control_node_run_id);
-"""
+    ON teacher_candidates(control_node_run_id)
+""",
+)
 
-_GOALS_V3 = """
+_GOALS_V3: tuple[str, ...] = (
+    """
 CREATE TABLE IF NOT EXISTS thread_goals (
     thread_id TEXT PRIMARY KEY NOT NULL,
     goal_id TEXT NOT NULL,
@@ -197,36 +231,53 @@ CREATE TABLE IF NOT EXISTS thread_goals (
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
     FOREIGN KEY(thread_id) REFERENCES threads(id) ON DELETE CASCADE
-);
-"""
+)
+""",
+)
 
-_OWN_V1 = """
+_OWN_V1: tuple[str, ...] = (
+    """
 CREATE TABLE IF NOT EXISTS threadloom_meta (
     key TEXT PRIMARY KEY NOT NULL,
     value TEXT NOT NULL
-);
-"""
+)
+""",
+)
+
+# Threads this database deleted. session_index.jsonl is shared by every database in
+# its folder, so an entry of a thread that is not in this database may well belong to
+# a sibling database: only an id recorded here proves the entry was ours to drop.
+_OWN_V2: tuple[str, ...] = (
+    """
+CREATE TABLE IF NOT EXISTS threadloom_deleted_threads (
+    thread_id TEXT PRIMARY KEY NOT NULL,
+    deleted_at INTEGER NOT NULL
+)
+""",
+)
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
     return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
 
 
-def _run_script(conn: sqlite3.Connection, script: str) -> None:
-    # executescript() would COMMIT the open transaction first; run statement by
-    # statement instead so the step stays in one transaction.
-    for statement in script.split(";"):
-        if statement.strip():
-            conn.execute(statement)
+def run_statements(conn: sqlite3.Connection, statements: Sequence[str]) -> None:
+    """Execute a step's statements, one ``execute()`` each, inside the open transaction.
+
+    A step is a tuple of whole statements rather than one script split on ``;``: a
+    trigger body or a string literal may hold a ``;`` of its own. executescript() is
+    no option either: it would COMMIT the open transaction first.
+    """
+    for statement in statements:
+        conn.execute(statement)
 
 
 def _to_v1(conn: sqlite3.Connection) -> None:
-    """The original's base tables, plus the message tree columns.
+    """The message tree columns, after the original's base tables (``_THREADS_V0``).
 
     A database made before versioning may already have the tree columns; the original
     fails on such a file (``duplicate column name``), we add only what is missing.
     """
-    _run_script(conn, _THREADS_V0)
     if "parent_entry_id" not in _columns(conn, "messages"):
         conn.execute("ALTER TABLE messages ADD COLUMN parent_entry_id INTEGER NULL")
         # Each message's parent is the message before it in its thread, by
@@ -263,16 +314,6 @@ def _to_v1(conn: sqlite3.Connection) -> None:
         )
 
 
-def _to_v2(conn: sqlite3.Connection) -> None:
-    """The workflow trace tables."""
-    _run_script(conn, _WORKFLOW_V2)
-
-
-def _to_v3(conn: sqlite3.Connection) -> None:
-    """Thread goals."""
-    _run_script(conn, _GOALS_V3)
-
-
 def _to_v4(conn: sqlite3.Connection) -> None:
     """The original's later ``continuation_count`` on goals."""
     if "continuation_count" not in _columns(conn, "thread_goals"):
@@ -281,18 +322,24 @@ def _to_v4(conn: sqlite3.Connection) -> None:
         )
 
 
-def _own_v1(conn: sqlite3.Connection) -> None:
-    """threadloom's own metadata table."""
-    _run_script(conn, _OWN_V1)
-
-
 @dataclass(frozen=True, slots=True)
 class Migration:
-    """One numbered, append-only schema step."""
+    """One numbered, append-only schema step.
+
+
+    Attributes:
+        version: The version the step brings the database to.
+        description: What it adds (``threadloom migrate`` shows it).
+        statements: Whole SQL statements, run in order.
+        then: Python work after them (a column added only where missing, data derived).
+        own: A step of threadloom's own tables (``threadloom_meta``) rather than the
+            original's (``PRAGMA user_version``).
+    """
 
     version: int
     description: str
-    apply: Callable[[sqlite3.Connection], None]
+    statements: tuple[str, ...] = ()
+    then: Callable[[sqlite3.Connection], None] | None = None
     own: bool = False
 
     @property
@@ -300,16 +347,30 @@ class Migration:
         """``v3`` for the original's steps, ``threadloom-v1`` for ours."""
         return f"threadloom-v{self.version}" if self.own else f"v{self.version}"
 
+    def apply(self, conn: sqlite3.Connection) -> None:
+        """Run the step inside the caller's transaction (without its version bump)."""
+        run_statements(conn, self.statements)
+        if self.then is not None:
+            self.then(conn)
+
 
 #: The original's steps, in order; append only.
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "threads, messages, checkpoints, jobs, dynamic tools; message tree", _to_v1),
-    Migration(2, "workflow trace tables", _to_v2),
-    Migration(3, "thread goals", _to_v3),
-    Migration(4, "goal continuation count", _to_v4),
+    Migration(
+        1,
+        "threads, messages, checkpoints, jobs, dynamic tools; message tree",
+        _THREADS_V0,
+        then=_to_v1,
+    ),
+    Migration(2, "workflow trace tables", _WORKFLOW_V2),
+    Migration(3, "thread goals", _GOALS_V3),
+    Migration(4, "goal continuation count", then=_to_v4),
 )
 #: threadloom's own steps, in order; append only.
-OWN_MIGRATIONS: tuple[Migration, ...] = (Migration(1, "threadloom_meta table", _own_v1, own=True),)
+OWN_MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "threadloom_meta table", _OWN_V1, own=True),
+    Migration(2, "threadloom_deleted_threads table", _OWN_V2, own=True),
+)
 
 
 @dataclass(frozen=True, slots=True)
