@@ -15,7 +15,7 @@ Conventions every backend follows:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -107,7 +107,19 @@ class Backend(Protocol):
         """Unarchive (status ``archived`` becomes ``idle``); ``False`` if missing."""
 
     def delete_thread(self, thread_id: str) -> bool:
-        """Delete a thread and its messages, checkpoints, tools and goal."""
+        """Delete a thread and its messages, checkpoints, tools and goal.
+
+        A deleted thread row is recorded in ``threadloom_deleted_threads`` in the same
+        transaction (when the table exists), for :meth:`deleted_threads`.
+        """
+
+    def deleted_threads(self, thread_ids: Collection[str]) -> set[str]:
+        """Which of ``thread_ids`` this database deleted and holds no longer.
+
+        Only these may lose their session-index entries: any other entry may belong
+        to another database sharing the index (on SQLite, the ids another database in
+        the folder holds are left out too).
+        """
 
     def set_thread_memory_mode(self, thread_id: str, mode: str | None) -> None:
         """Set or clear the memory mode; :class:`NotFound` if the thread is missing."""

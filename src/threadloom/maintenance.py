@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from .backends.sqlite import SqliteBackend
-from .backends.sqlite.jsonl_index import JsonlSessionIndex
 from .records import ThreadMetadata
 from .session_index import IndexHealth
 from .store import StateStore
@@ -112,7 +111,13 @@ class DoctorReport:
         bad_leaves: Threads whose ``current_leaf_id`` is not one of their messages.
         stale_archived_status: Unarchived threads still marked ``archived`` (seed bug).
         index: Session-index health.
-        index_deleted_threads: Threads named in the index but absent from the database.
+        index_deleted_threads: Threads this database deleted that the index still
+            names; :func:`repair` drops their entries. Not a problem: a plain delete
+            leaves them.
+        index_other_threads: Threads the index names that this database neither holds
+            nor deleted itself: another database in the folder shares the file, the
+            original deleted them (it never records that), or a name was appended
+            without a thread. Their entries are never dropped.
         wal_bytes: Size of the ``-wal`` file.
         db_bytes: Size of the database file.
     """
@@ -129,6 +134,7 @@ class DoctorReport:
     stale_archived_status: list[str] = field(default_factory=list)
     index: IndexHealth | None = None
     index_deleted_threads: list[str] = field(default_factory=list)
+    index_other_threads: list[str] = field(default_factory=list)
     wal_bytes: int = 0
     db_bytes: int = 0
 
@@ -158,11 +164,8 @@ class DoctorReport:
                 out.append(f"session index: {self.index.skipped_lines} corrupt or torn line(s)")
             if self.index.torn_tail:
                 out.append("session index: the last line is unfinished")
-        if self.index_deleted_threads:
-            out.append(
-                f"session index: {len(self.index_deleted_threads)} entr(y/ies) for deleted "
-                f"threads ({', '.join(self.index_deleted_threads[:5])})"
-            )
+        # Entries of deleted or unknown threads are no problem: the original keeps its
+        # deleted threads' names, and other databases in the folder share the file.
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -178,6 +181,7 @@ class DoctorReport:
                 "size_bytes": self.index.size_bytes,
                 "superseded_lines": self.index_superseded_lines,
                 "deleted_threads": self.index_deleted_threads,
+                "other_threads": self.index_other_threads,
             }
         return {
             "location": self.location,
@@ -214,13 +218,15 @@ def diagnose(store: StateStore) -> DoctorReport:
     backend = _sqlite(store)
     if backend is None:
         existing = {t.id for t in store.iter_threads(include_archived=True)}
+        deleted = store.backend.deleted_threads(indexed - existing)
         return DoctorReport(
             location=store.backend.location,
             sqlite=False,
             schema_version=info.schema_version,
             pending_steps=pending,
             index=index,
-            index_deleted_threads=sorted(indexed - existing),
+            index_deleted_threads=sorted(deleted),
+            index_other_threads=sorted(indexed - existing - deleted),
         )
     conn = backend.connection()
     with store.snapshot():
@@ -252,6 +258,7 @@ def diagnose(store: StateStore) -> DoctorReport:
             )
         ]
         existing = _thread_ids(conn)
+    deleted = backend.deleted_threads(indexed - existing)
     return DoctorReport(
         location=backend.location,
         sqlite=True,
@@ -264,7 +271,8 @@ def diagnose(store: StateStore) -> DoctorReport:
         bad_leaves=bad_leaves,
         stale_archived_status=stale,
         index=index,
-        index_deleted_threads=sorted(indexed - existing),
+        index_deleted_threads=sorted(deleted),
+        index_other_threads=sorted(indexed - existing - deleted),
         wal_bytes=_file_size(Path(str(backend.path) + "-wal")),
         db_bytes=_file_size(backend.path),
     )
@@ -283,6 +291,7 @@ class RepairReport:
     statuses_reset: list[str] = field(default_factory=list)
     index_lines_before: int = 0
     index_lines_after: int = 0
+    index_threads_dropped: list[str] = field(default_factory=list)
     wal_bytes_before: int = 0
     wal_bytes_after: int = 0
 
@@ -295,6 +304,7 @@ class RepairReport:
             "statuses_reset": self.statuses_reset,
             "index_lines_before": self.index_lines_before,
             "index_lines_after": self.index_lines_after,
+            "index_threads_dropped": self.index_threads_dropped,
             "wal_bytes_before": self.wal_bytes_before,
             "wal_bytes_after": self.wal_bytes_after,
         }
@@ -305,8 +315,9 @@ def repair(store: StateStore, report: DoctorReport) -> RepairReport:
 
     Orphans are deleted; a current leaf that is not one of the thread's messages is
     reset to the thread's newest branch tip (or none); ``status = 'archived'`` on an
-    unarchived thread becomes ``idle``; the session index is compacted without the
-    entries of deleted threads; the WAL is checkpointed and truncated.
+    unarchived thread becomes ``idle``; the session index is compacted, dropping the
+    entries of the threads this database deleted (and no other database in the folder
+    holds) and no other; the WAL is checkpointed and truncated.
     """
     migrated = [step.name for step in store.migrate()]
     backend = _sqlite(store)
@@ -343,11 +354,9 @@ def repair(store: StateStore, report: DoctorReport) -> RepairReport:
                     (thread_id,),
                 )
                 statuses.append(thread_id)
-    index = store.backend.session_index
-    if isinstance(index, JsonlSessionIndex):
-        result = index.compact(drop=set(report.index_deleted_threads))
-    else:
-        result = index.compact()
+    # Decided again under the index's lock, not taken from the report: a thread
+    # re-created since keeps its entries.
+    result = store.compact_session_index(drop_deleted=True)
     wal_after = wal_before
     if backend is not None:
         backend.connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -359,6 +368,7 @@ def repair(store: StateStore, report: DoctorReport) -> RepairReport:
         statuses_reset=statuses,
         index_lines_before=result.lines_before,
         index_lines_after=result.lines_after,
+        index_threads_dropped=list(result.dropped_threads),
         wal_bytes_before=wal_before,
         wal_bytes_after=wal_after,
     )

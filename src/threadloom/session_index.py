@@ -6,13 +6,18 @@ PostgreSQL backend keeps it in a table. Both answer the same lookups the same wa
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
 from .records import SessionIndexEntry
 
-__all__ = ["CompactionReport", "IndexHealth", "SessionIndex"]
+__all__ = ["CompactionReport", "DropPolicy", "IndexHealth", "SessionIndex"]
+
+#: Given the thread ids in the index, returns those whose entries compaction drops.
+#: It runs under the index's lock, so an entry appended meanwhile is either seen by it
+#: or written after the compaction (and kept).
+DropPolicy: TypeAlias = Callable[[Collection[str]], Collection[str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,11 +44,19 @@ class IndexHealth:
 
 @dataclass(frozen=True, slots=True)
 class CompactionReport:
-    """The result of compacting the index to the latest entry per thread."""
+    """The result of compacting the index to the latest entry per thread.
+
+    Attributes:
+        lines_before: Entries (lines or rows) before.
+        lines_after: Entries after.
+        skipped_lines: Corrupt or torn lines left out.
+        dropped_threads: Threads whose entries went entirely (see :data:`DropPolicy`).
+    """
 
     lines_before: int
     lines_after: int
     skipped_lines: int
+    dropped_threads: tuple[str, ...] = ()
 
 
 class SessionIndex(Protocol):
@@ -67,8 +80,13 @@ class SessionIndex(Protocol):
     def health(self) -> IndexHealth:
         """Counts for a health check."""
 
-    def compact(self) -> CompactionReport:
-        """Drop superseded entries."""
+    def compact(self, *, drop: DropPolicy | None = None) -> CompactionReport:
+        """Drop superseded entries, and every entry of the threads ``drop`` names.
+
+        Several databases may share one index (a folder's ``session_index.jsonl``), so
+        the caller's ``drop`` must name only threads it can prove are its own deleted
+        ones (see :meth:`threadloom.backend.Backend.deleted_threads`).
+        """
 
     def close(self) -> None:
         """Release what the index holds open."""

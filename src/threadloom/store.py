@@ -355,7 +355,9 @@ class StateStore:
     def delete_thread(self, id: str) -> bool:
         """Delete a thread with its messages, checkpoints, dynamic tools and goal.
 
-        Session-index entries stay (the index is the original's append-only log).
+        Session-index entries stay (the index is the original's append-only log); the
+        deletion is recorded, so ``compact_session_index(drop_deleted=True)`` may drop
+        them later.
 
         Returns:
             Whether anything was deleted.
@@ -681,10 +683,15 @@ class StateStore:
         """Line, thread and corrupt-line counts of the session index."""
         return self._index.health()
 
-    def compact_session_index(self) -> CompactionReport:
+    def compact_session_index(self, *, drop_deleted: bool = False) -> CompactionReport:
         """Rewrite the session index to the latest entry per thread, atomically.
+
+        Args:
+            drop_deleted: Also drop the entries of threads this database deleted (and
+                no other database in the index's folder holds). Entries of any other
+                thread missing here stay: the folder's other databases share the file.
 
         Raises:
             OSError: The index cannot be rewritten.
         """
-        return self._index.compact()
+        return self._index.compact(drop=self._backend.deleted_threads if drop_deleted else None)

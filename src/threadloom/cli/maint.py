@@ -61,7 +61,8 @@ def _print_report(report: DoctorReport) -> None:
             Text("Session index", style="bold"),
             f"{idx.lines} line(s), {idx.threads} thread(s), {idx.skipped_lines} corrupt/torn, "
             f"{report.index_superseded_lines} superseded, "
-            f"{len(report.index_deleted_threads)} for deleted threads",
+            f"{len(report.index_deleted_threads)} of threads deleted here, "
+            f"{len(report.index_other_threads)} of threads not in this database (kept)",
         )
     out.print(grid)
     problems = report.problems()
@@ -105,7 +106,12 @@ def repair_cmd(yes: bool, dry_run: bool, as_json: bool) -> None:
         if json_out:
             emit_json({"dry_run": True, "doctor": report.to_dict()})
         return
-    if not report.problems() and not report.index_superseded_lines and not report.wal_bytes:
+    if (
+        not report.problems()
+        and not report.index_superseded_lines
+        and not report.index_deleted_threads
+        and not report.wal_bytes
+    ):
         if json_out:
             emit_json({"doctor": report.to_dict(), "repair": None})
         return

@@ -17,7 +17,7 @@ how they are had:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -56,6 +56,9 @@ if TYPE_CHECKING:
     from .workflow_traces import PgWorkflowTraces
 
 __all__ = ["PostgresBackend"]
+
+#: threadloom's record of the threads this schema deleted (step threadloom-v2).
+_DELETED_TABLE = "threadloom_deleted_threads"
 
 # JSON columns are read as their stored text and decoded by the shared row mappers.
 _MESSAGE_COLUMNS = "id, thread_id, role, content, item_json::text, created_at, parent_entry_id"
@@ -359,14 +362,41 @@ class PostgresBackend(TransactionalBackend[psycopg.Connection[Any]]):
     def delete_thread(self, thread_id: str) -> bool:
         # Foreign keys cascade to messages, checkpoints, tools and the goal; they are
         # enforced here from the start, so no orphans of earlier deletes can exist.
-        return (
-            self._count(
-                f"failed to delete thread {thread_id}",
-                "DELETE FROM threads WHERE id = %s",
-                (escape(thread_id),),
+        # The deletion is recorded in the same statement, as on SQLite, so repair may
+        # drop the thread's session-index rows (a schema opened with migrate=False may
+        # predate the table: then the delete goes unrecorded, and the rows stay).
+        with self._conns.call(f"failed to delete thread {thread_id}") as conn:
+            row = conn.execute(f"SELECT to_regclass('{_DELETED_TABLE}') IS NOT NULL").fetchone()
+            if row is None or not row[0]:
+                return (
+                    conn.execute("DELETE FROM threads WHERE id = %s", (escape(thread_id),)).rowcount
+                    > 0
+                )
+            return (
+                conn.execute(
+                    f"WITH gone AS (DELETE FROM threads WHERE id = %s RETURNING id) "
+                    f"INSERT INTO {_DELETED_TABLE} (thread_id, deleted_at) "
+                    "SELECT id, extract(epoch FROM now())::bigint FROM gone "
+                    "ON CONFLICT (thread_id) DO UPDATE SET deleted_at = excluded.deleted_at",
+                    (escape(thread_id),),
+                ).rowcount
+                > 0
             )
-            > 0
-        )
+
+    def deleted_threads(self, thread_ids: Collection[str]) -> set[str]:
+        wanted = sorted({escape(t) for t in thread_ids})
+        if not wanted:
+            return set()
+        with self._conns.call("failed to read the deleted threads") as conn:
+            row = conn.execute(f"SELECT to_regclass('{_DELETED_TABLE}') IS NOT NULL").fetchone()
+            if row is None or not row[0]:
+                return set()
+            rows = conn.execute(
+                f"SELECT d.thread_id FROM {_DELETED_TABLE} d WHERE d.thread_id = ANY(%s) "
+                "AND NOT EXISTS (SELECT 1 FROM threads t WHERE t.id = d.thread_id)",
+                (wanted,),
+            ).fetchall()
+        return {unescape_row(r)[0] for r in rows}
 
     def set_thread_memory_mode(self, thread_id: str, mode: str | None) -> None:
         changed = self._count(

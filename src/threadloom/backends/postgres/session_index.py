@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ...records import SessionIndexEntry
-from ...session_index import CompactionReport, IndexHealth
+from ...session_index import CompactionReport, DropPolicy, IndexHealth
 from .connection import PgConnections
 from .nul import escape, escape_opt, unescape_row
 
@@ -154,8 +154,14 @@ class PgSessionIndex:
             size_bytes=int(row[2] or 0),
         )
 
-    def compact(self) -> CompactionReport:
+    def compact(self, *, drop: DropPolicy | None = None) -> CompactionReport:
         """Delete every row superseded by a newer row of the same thread.
+
+        Args:
+            drop: Called with the ids of the threads in the table; every row of the
+                ids it returns goes too, unless the thread exists again by then (the
+                delete re-checks ``threads`` in the same statement, so a thread
+                re-created meanwhile keeps its entry).
 
         Raises:
             ThreadloomError: The rows could not be deleted.
@@ -166,9 +172,30 @@ class PgSessionIndex:
                 "DELETE FROM session_index s WHERE EXISTS (SELECT 1 FROM session_index n "
                 "WHERE n.thread_id = s.thread_id AND n.seq > s.seq)"
             ).rowcount
+            dropped: list[str] = []
+            if drop is not None:
+                present = [
+                    unescape_row(row)[0]
+                    for row in conn.execute("SELECT DISTINCT thread_id FROM session_index")
+                ]
+                wanted = sorted(set(drop(present)) & set(present))
+                if wanted:
+                    dropped = [
+                        unescape_row(row)[0]
+                        for row in conn.execute(
+                            "DELETE FROM session_index s WHERE s.thread_id = ANY(%s) "
+                            "AND NOT EXISTS (SELECT 1 FROM threads t WHERE t.id = s.thread_id) "
+                            "RETURNING s.thread_id",
+                            ([escape(t) for t in wanted],),
+                        )
+                    ]
+                    deleted += len(dropped)
         lines_before = int(before[0]) if before is not None else 0
         return CompactionReport(
-            lines_before=lines_before, lines_after=lines_before - deleted, skipped_lines=0
+            lines_before=lines_before,
+            lines_after=lines_before - deleted,
+            skipped_lines=0,
+            dropped_threads=tuple(sorted(set(dropped))),
         )
 
     def close(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 
 from ...backend import MigrationStep, SchemaInfo, ToolRow
@@ -39,8 +39,21 @@ from ..rows import (
 from .connection import ConnectionManager, Durability, translate_errors
 from .jsonl_index import JsonlSessionIndex
 from .schema import apply_migrations, plan_migrations
+from .siblings import held_by_siblings
 
 __all__ = ["SqliteBackend"]
+
+#: threadloom's record of the threads this database deleted (schema step threadloom-v2).
+_DELETED_TABLE = "threadloom_deleted_threads"
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    # A database opened with migrate=False may predate the table.
+    row = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+    ).fetchone()
+    return row is not None
+
 
 # What translate_errors translates (ThreadloomError passes through untouched).
 _DRIVER_ERRORS = (sqlite3.Error, UnicodeDecodeError, UnicodeEncodeError, OverflowError)
@@ -276,8 +289,39 @@ class SqliteBackend(TransactionalBackend[sqlite3.Connection]):
                 changed += conn.execute(
                     f"DELETE FROM {table} WHERE thread_id = ?", (thread_id,)
                 ).rowcount
-            changed += conn.execute("DELETE FROM threads WHERE id = ?", (thread_id,)).rowcount
-            return changed > 0
+            gone = conn.execute("DELETE FROM threads WHERE id = ?", (thread_id,)).rowcount
+            if gone and _has_table(conn, _DELETED_TABLE):
+                # The record that lets repair drop this thread's session-index entries
+                # (the file is shared with the folder's other databases). Time comes
+                # from SQLite: the store's clock readings stay the original's.
+                conn.execute(
+                    f"INSERT INTO {_DELETED_TABLE} (thread_id, deleted_at) "
+                    "VALUES (?, CAST(strftime('%s', 'now') AS INTEGER)) "
+                    "ON CONFLICT(thread_id) DO UPDATE SET deleted_at = excluded.deleted_at",
+                    (thread_id,),
+                )
+            return changed + gone > 0
+
+    def deleted_threads(self, thread_ids: Collection[str]) -> set[str]:
+        wanted = sorted(set(thread_ids))
+        found: set[str] = set()
+        with translate_errors("failed to read the deleted threads", self.path):
+            conn = self._conns.connection()
+            if not wanted or not _has_table(conn, _DELETED_TABLE):
+                return found
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                found.update(
+                    row[0]
+                    for row in conn.execute(
+                        f"SELECT d.thread_id FROM {_DELETED_TABLE} d "
+                        f"WHERE d.thread_id IN ({marks}) "
+                        "AND NOT EXISTS (SELECT 1 FROM threads t WHERE t.id = d.thread_id)",
+                        chunk,
+                    )
+                )
+        return found - held_by_siblings(self.path, found)
 
     def set_thread_memory_mode(self, thread_id: str, mode: str | None) -> None:
         with self._conns.write(f"failed to set memory mode of thread {thread_id}") as conn:

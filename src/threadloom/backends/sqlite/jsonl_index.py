@@ -23,7 +23,7 @@ import fcntl
 import os
 import threading
 import time
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +35,7 @@ from ... import _forks
 from ...errors import InvalidRecord, StoreBusy, ThreadloomError
 from ...paths import ensure_private_dir, open_private_file
 from ...records import SessionIndexEntry
-from ...session_index import CompactionReport, IndexHealth
+from ...session_index import CompactionReport, DropPolicy, IndexHealth
 
 __all__ = ["JsonlSessionIndex"]
 
@@ -395,15 +395,17 @@ class JsonlSessionIndex:
                 if view.lines > self._compact_threshold and view.lines > 2 * len(view.latest):
                     self.compact()
 
-    def compact(self, *, drop: Collection[str] = ()) -> CompactionReport:
+    def compact(self, *, drop: DropPolicy | None = None) -> CompactionReport:
         """Rewrite the file to the latest entry per thread, atomically, under the lock.
 
         The rewrite reads the file while holding the lock that every appender takes, so
         no entry appended by another process can be dropped.
 
         Args:
-            drop: Thread ids whose entries go too (``threadloom repair`` passes the
-                threads that no longer exist in the database).
+            drop: Called under the lock with the ids of the threads in the file;
+                every entry of the ids it returns goes too (``threadloom repair``
+                passes the threads its database deleted: the file is shared by every
+                database in its folder, so no other entry may go).
 
         Raises:
             StoreBusy: Another process held the lock past the timeout.
@@ -423,10 +425,12 @@ class JsonlSessionIndex:
                     return CompactionReport(lines_before=0, lines_after=0, skipped_lines=0)
                 view = _View()
                 self._consume(view, data)
+                dropped = set(drop(view.latest.keys())) if drop is not None else set()
+                dropped &= view.latest.keys()
                 kept = [
                     entry
                     for _, entry in sorted(view.latest.values(), key=lambda s: s[0])
-                    if entry.thread_id not in drop
+                    if entry.thread_id not in dropped
                 ]
                 body = b"".join(encode_entry(e) + b"\n" for e in kept)
                 tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
@@ -452,6 +456,7 @@ class JsonlSessionIndex:
                     lines_before=view.lines,
                     lines_after=len(kept),
                     skipped_lines=view.skipped + (1 if view.pending_tail else 0),
+                    dropped_threads=tuple(sorted(dropped)),
                 )
 
     def close(self) -> None:
