@@ -21,7 +21,11 @@ def test_doctor_finds_what_the_original_left_behind(seed_cli: Cli) -> None:
     assert report["foreign_key_violations"]["messages"] == 2
     assert report["stale_archived_status"] == ["t-epsilon"]
     index = report["session_index"]
-    assert index["deleted_threads"] == ["t-ghost", "t-goal-tmp", "t-temp", "t-unnamed"]
+    # The original deleted these without a record: they may as well belong to another
+    # database in the folder, so they are kept and are no problem.
+    assert index["deleted_threads"] == []
+    assert index["other_threads"] == ["t-ghost", "t-goal-tmp", "t-temp", "t-unnamed"]
+    assert not [p for p in report["problems"] if "session index" in p]
     assert index["superseded_lines"] == 2
     out = seed_cli.ok("doctor").stdout
     assert "Orphans" in out and "t-missing" in out and "problem(s)" in out
@@ -39,7 +43,7 @@ def test_doctor_reports_torn_lines_and_garbage_leaves(demo_cli: Cli) -> None:
     report = demo_cli.json("doctor")
     assert report["session_index"]["skipped_lines"] == 1
     assert list(report["bad_leaves"].values()) == ["garbage"]
-    assert report["session_index"]["deleted_threads"] == ["x"]
+    assert report["session_index"]["other_threads"] == ["x"]
     done = demo_cli.json("repair", "--yes")["repair"]
     old = next(
         t
@@ -59,7 +63,7 @@ def test_repair_shows_then_fixes(seed_cli: Cli) -> None:
     assert aborted.exit_code == 1 and "Repair now" in aborted.output
     out = seed_cli.ok("repair", "--yes").stdout
     assert "deleted 6 orphan row(s)" in out and "t-epsilon: status reset to idle" in out
-    assert "session index 11 → 5 line(s)" in out
+    assert "session index 11 → 9 line(s)" in out  # superseded lines only: 9 threads
     report = seed_cli.json("doctor")
     assert report["problems"] == [] and report["foreign_key_violations"] == {}
     assert seed_cli.invoke(["doctor", "--check"]).exit_code == 0

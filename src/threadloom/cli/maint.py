@@ -61,8 +61,8 @@ def _print_report(report: DoctorReport) -> None:
             Text("Session index", style="bold"),
             f"{idx.lines} line(s), {idx.threads} thread(s), {idx.skipped_lines} corrupt/torn, "
             f"{report.index_superseded_lines} superseded, "
-            f"{len(report.index_deleted_threads)} of threads deleted here, "
-            f"{len(report.index_other_threads)} of threads not in this database (kept)",
+            f"{len(report.index_deleted_threads)} deleted here, "
+            f"{len(report.index_other_threads)} unknown (kept)",
         )
     out.print(grid)
     problems = report.problems()
