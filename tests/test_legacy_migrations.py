@@ -294,9 +294,10 @@ def test_open_without_migrate_lists_pending_steps(tmp_path: Path) -> None:
     with StateStore.open(db, migrate=False) as store:
         info = store.schema_info()
         assert info.schema_version == 1
-        assert [s.name for s in info.pending] == ["v2", "v3", "v4", "threadloom-v1", "threadloom-v2"]
+        steps = ["v2", "v3", "v4", "threadloom-v1", "threadloom-v2"]
+        assert [s.name for s in info.pending] == steps
         applied = store.migrate()
-        assert [s.name for s in applied] == ["v2", "v3", "v4", "threadloom-v1", "threadloom-v2"]
+        assert [s.name for s in applied] == steps
         assert store.schema_info().pending == ()
         assert store.migrate() == []
     assert _user_version(db) == SCHEMA_VERSION

@@ -97,5 +97,6 @@ def test_migrate_shows_then_applies(seed_cli: Cli) -> None:
     dry = seed_cli.ok("migrate", "--dry-run").stdout
     assert "v4: goal continuation count" in dry and "3 pending step(s)" in dry
     data = seed_cli.json("migrate")
-    assert data["applied"] == ["v4", "threadloom-v1", "threadloom-v2"] and data["schema_version"] == 4
+    assert data["applied"] == ["v4", "threadloom-v1", "threadloom-v2"]
+    assert data["schema_version"] == 4
     assert "Up to date" in seed_cli.ok("migrate").stdout
