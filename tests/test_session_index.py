@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import pytest
@@ -206,6 +207,41 @@ def test_compaction_keeps_entries_appended_by_another_writer(index_path: Path) -
         assert other.get("b") == _entry("b", "B", 2)
     finally:
         stale.close()
+        other.close()
+
+
+def test_compaction_drops_only_what_the_policy_names_deciding_under_the_lock(
+    index_path: Path,
+) -> None:
+    mine = JsonlSessionIndex(index_path)
+    other = JsonlSessionIndex(index_path)  # another database in the same folder
+    seen: list[list[str]] = []
+
+    def policy(thread_ids: Collection[str]) -> Collection[str]:
+        seen.append(sorted(thread_ids))
+        # Asked while the lock is held: no appender can slip an entry in meanwhile.
+        probe = os.open(mine.lock_path, os.O_RDWR)
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(probe)
+        return ["gone", "never-indexed"]
+
+    try:
+        mine.append(_entry("gone", "Gone", 1))
+        mine.append(_entry("kept", "Kept", 2))
+        other.append(_entry("theirs", "Theirs", 3))  # not read by `mine` yet
+        report = mine.compact(drop=policy)
+        assert seen == [["gone", "kept", "theirs"]]
+        assert report.dropped_threads == ("gone",)
+        assert (report.lines_before, report.lines_after) == (3, 2)
+        assert other.get("gone") is None
+        assert other.get("theirs") == _entry("theirs", "Theirs", 3)
+        assert mine.find_by_name("kept") == _entry("kept", "Kept", 2)
+        assert mine.compact().dropped_threads == ()  # no policy: nothing but superseded lines
+    finally:
+        mine.close()
         other.close()
 
 
