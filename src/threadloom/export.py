@@ -10,10 +10,13 @@ dynamic tools, its goal and its session-index name. It serializes three ways:
 - ``md``: a readable transcript with the JSON document embedded in an HTML comment,
   so a transcript can be imported again.
 
-:func:`import_document` writes a document into a store in one transaction. Ids that
-collide with what the store holds are remapped: the thread gets a fresh id, and message
-ids (``AUTOINCREMENT`` in the original's schema) are reallocated with every parent link
-and the current leaf rewritten to match. The result re-exports to the same document
+:func:`import_document` writes a document into a store in one transaction, and its
+session-index lines only once that transaction has committed. A thread the store
+already holds (the same export imported twice, or an export of this very store) is
+refused (:class:`AlreadyImported`) unless the caller asks for a new thread, which gets
+a fresh id. Message ids (``AUTOINCREMENT`` in the original's schema) that collide with
+what the store holds are reallocated with every parent link and the current leaf
+rewritten to match. The result re-exports to the same document
 apart from those ids. The module uses only the public store API plus an explicit-id
 fast path on SQLite, so other backends (and ``threadloom copy``) can reuse it.
 """
@@ -28,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._json import encode_json
-from .errors import InvalidRecord, ThreadloomError
+from .errors import Conflict, InvalidRecord, ThreadloomError
 from .records import (
     CheckpointRecord,
     DynamicToolRecord,
@@ -42,6 +45,7 @@ __all__ = [
     "EXPORT_FORMAT",
     "EXPORT_VERSION",
     "FORMATS",
+    "AlreadyImported",
     "ImportReport",
     "NotAnExport",
     "build_document",
@@ -62,6 +66,18 @@ _ALL = 2**63 - 1
 
 class NotAnExport(ThreadloomError):
     """The text is not a threadloom export document."""
+
+
+class AlreadyImported(Conflict):
+    """The store already holds the document's thread (an import would duplicate it).
+
+    Attributes:
+        thread_id: The thread's id.
+    """
+
+    def __init__(self, message: str, thread_id: str) -> None:
+        super().__init__(message)
+        self.thread_id = thread_id
 
 
 def build_document(store: StateStore, thread_id: str) -> dict[str, Any]:
@@ -253,7 +269,7 @@ class _Parsed:
 def _parse(doc: dict[str, Any]) -> _Parsed:
     try:
         goal = doc.get("goal")
-        return _Parsed(
+        parsed = _Parsed(
             thread=ThreadMetadata.from_dict(doc["thread"]),
             messages=[MessageRecord.from_dict(m) for m in doc["messages"]],
             checkpoints=[CheckpointRecord.from_dict(c) for c in doc["checkpoints"]],
@@ -263,6 +279,13 @@ def _parse(doc: dict[str, Any]) -> _Parsed:
         )
     except (InvalidRecord, TypeError, KeyError) as exc:
         raise NotAnExport(f"the export is damaged: {exc}") from exc
+    leaf = parsed.thread.current_leaf_id
+    if leaf is not None and leaf not in {m.id for m in parsed.messages}:
+        raise NotAnExport(
+            f"the export is damaged: the thread's current_leaf_id {leaf} is not one of "
+            f"its {len(parsed.messages)} message(s)"
+        )
+    return parsed
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,37 +312,49 @@ def _sqlite_connection(store: StateStore) -> Any:
     return backend.connection() if isinstance(backend, SqliteBackend) else None
 
 
-def import_document(store: StateStore, doc: dict[str, Any]) -> ImportReport:
+def import_document(
+    store: StateStore, doc: dict[str, Any], *, as_new: bool = False
+) -> ImportReport:
     """Write an export document into ``store`` as one transaction.
 
     Timestamps, checkpoint order, tools and goal are kept exactly. The thread id is
-    kept unless the store already has it; message ids are kept on SQLite unless any of
-    them is taken (then all are reallocated in order and the links rewritten). Other
-    backends allocate message ids themselves.
+    kept; a store that already holds it is refused, unless ``as_new`` (then the thread
+    gets a fresh id). Message ids are kept on SQLite unless any of them is taken (then
+    all are reallocated in order and the links rewritten). Other backends allocate
+    message ids themselves. The session-index lines are written once the transaction
+    has committed, so a failed import leaves none behind.
+
+    Args:
+        store: The store to write into.
+        doc: A document from :func:`loads` or :func:`build_document`.
+        as_new: Import as a new thread with a fresh id, even if the id is free.
 
     Raises:
-        NotAnExport: The document is damaged.
+        NotAnExport: The document is damaged (a current leaf that is not one of its
+            messages, a record of the wrong shape).
+        AlreadyImported: The store holds the thread already (and not ``as_new``).
         Conflict: A parent link points outside the thread.
     """
-    from .errors import Conflict
-
     parsed = _parse(doc)
     old_thread = parsed.thread
     conn = _sqlite_connection(store)
     with store.transaction():
         thread_id = old_thread.id
-        if store.get_thread(thread_id) is not None:
+        if as_new:
             thread_id = str(uuid.uuid4())
+        elif store.get_thread(thread_id) is not None:
+            raise AlreadyImported(
+                f"thread {thread_id} is already in this store (imported before, or "
+                "exported from it); nothing was imported. Import it as a new thread "
+                "(a fresh id) with as_new=True",
+                thread_id,
+            )
         ids = [m.id for m in parsed.messages]
         keep_ids = conn is not None and not _any_message_id_taken(conn, ids)
         thread = ThreadMetadata.from_dict({**old_thread.to_dict(), "id": thread_id})
-        store.upsert_thread(thread)
-        if parsed.index_name != thread.name:
-            # The document recorded a different latest index name (a rename made by
-            # another program): keep it as the latest entry.
-            store.append_thread_name(
-                thread_id, parsed.index_name, thread.updated_at, thread.rollout_path
-            )
+        # The backend's upsert, not the store's: the store appends the session-index
+        # line at once, and the SQLite index file is not rolled back with the data.
+        store.backend.upsert_thread(thread)
         mapping: dict[int, int] = {}
         for message in sorted(parsed.messages, key=lambda m: m.id):
             parent = message.parent_entry_id
@@ -332,7 +367,7 @@ def import_document(store: StateStore, doc: dict[str, Any]) -> ImportReport:
                 parent = mapping[parent]
             mapping[message.id] = _insert_message(store, conn, thread_id, message, parent, keep_ids)
         leaf = old_thread.current_leaf_id
-        if leaf is not None and leaf in mapping:
+        if leaf is not None:
             store.set_current_leaf_id(thread_id, mapping[leaf])
         for checkpoint in parsed.checkpoints:
             _save_checkpoint(store, conn, thread_id, checkpoint)
@@ -341,6 +376,13 @@ def import_document(store: StateStore, doc: dict[str, Any]) -> ImportReport:
         if parsed.goal is not None:
             goal_data = {**parsed.goal.to_dict(), "thread_id": thread_id}
             store.upsert_thread_goal(ThreadGoalRecord.from_dict(goal_data))
+    store.append_thread_name(thread_id, thread.name, thread.updated_at, thread.rollout_path)
+    if parsed.index_name != thread.name:
+        # The document recorded a different latest index name (a rename made by
+        # another program): keep it as the latest entry.
+        store.append_thread_name(
+            thread_id, parsed.index_name, thread.updated_at, thread.rollout_path
+        )
     remapped = thread_id != old_thread.id or any(k != v for k, v in mapping.items())
     return ImportReport(thread_id, old_thread.id, mapping, remapped)
 

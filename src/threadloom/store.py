@@ -493,7 +493,8 @@ class StateStore:
 
         Raises:
             ValueError: ``limit`` is negative.
-            CorruptData: A message item does not parse.
+            CorruptData: A message item does not parse, or the branch's parent links
+                form a cycle (the error names the thread and the message ids).
         """
         return self._backend.list_messages(check_str(thread_id, "thread_id"), _limit(limit, 500))
 

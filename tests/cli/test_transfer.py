@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -40,7 +42,12 @@ def test_import_into_a_database_that_holds_those_ids(demo_cli: Cli, tmp_path: Pa
     path = tmp_path / "main.json"
     demo_cli.ok("export", thread, "-o", str(path))
     before = json.loads(path.read_text(encoding="utf-8"))
-    report = demo_cli.json("import", str(path))
+    stats = demo_cli.json("stats")
+    # The store holds that thread: a plain import is refused, nothing is written.
+    error = demo_cli.fails("import", str(path))
+    assert f"thread {thread} is already in this store" in error and "--as-new" in error
+    assert demo_cli.json("stats") == stats
+    report = demo_cli.json("import", str(path), "--as-new")
     assert report["remapped"] and report["original_thread_id"] == thread
     new_id = report["thread_id"]
     assert new_id != thread
@@ -111,3 +118,68 @@ def test_an_interrupted_import_leaves_nothing_behind(
     monkeypatch.undo()
     assert target.json("stats")["tables"] == before
     assert "no thread matches" in target.fails("show", "t-alpha")
+
+
+def test_importing_the_same_export_twice_is_refused(seed_cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "alpha.json"
+    seed_cli.ok("export", "t-alpha", "-o", str(path))
+    target = Cli(tmp_path / "target" / "state.db")
+    target.ok("import", str(path))
+    index = tmp_path / "target" / "session_index.jsonl"
+    once = (target.json("stats")["tables"], index.read_bytes())
+    error = target.fails("import", str(path))
+    assert error == (
+        "Error: thread t-alpha is already in this store (imported before, or exported from "
+        "it); nothing was imported. Import it as a new thread (a fresh id) with --as-new"
+    )
+    assert (target.json("stats")["tables"], index.read_bytes()) == once
+    out = target.ok("import", str(path), "--as-new").stdout
+    assert "(a new thread; exported as t-alpha)" in out
+    rows = {t["name"]: t["rows"] for t in target.json("stats")["tables"]}
+    assert rows["threads"] == 2
+    assert "--as-new" in target.ok("import", "--help").stdout
+
+
+def test_import_refuses_a_current_leaf_that_points_nowhere(seed_cli: Cli, tmp_path: Path) -> None:
+    doc = json.loads(seed_cli.ok("export", "t-alpha").stdout)
+    doc["thread"]["current_leaf_id"] = 4242
+    path = tmp_path / "alpha.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    target = Cli(tmp_path / "target" / "state.db")
+    target.ok("demo")
+    before = target.json("stats")["tables"]
+    error = target.fails("import", str(path))
+    assert "current_leaf_id 4242 is not one of its 8 message(s)" in error
+    assert target.json("stats")["tables"] == before
+
+
+def test_exports_are_private_files(seed_cli: Cli, tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        for fmt in ("json", "jsonl", "md"):
+            path = tmp_path / f"alpha.{fmt}"
+            seed_cli.ok("export", "t-alpha", "--format", fmt, "-o", str(path))
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, fmt
+            assert (
+                path.read_text(encoding="utf-8")
+                == seed_cli.ok("export", "t-alpha", "--format", fmt).stdout
+            )
+        # An existing file keeps the mode its owner gave it, tighter or looser, and a
+        # link keeps pointing at its file; no temporary file is left beside them.
+        for mode in (0o400, 0o640):
+            path = tmp_path / f"kept-{mode:o}.json"
+            path.write_text("old", encoding="utf-8")
+            path.chmod(mode)
+            seed_cli.ok("export", "t-alpha", "-o", str(path))
+            assert stat.S_IMODE(path.stat().st_mode) == mode
+            assert json.loads(path.read_text(encoding="utf-8"))["thread"]["id"] == "t-alpha"
+        link = tmp_path / "link.json"
+        link.symlink_to(tmp_path / "alpha.json")
+        seed_cli.ok("export", "t-delta", "-o", str(link))
+        assert link.is_symlink()
+        assert json.loads((tmp_path / "alpha.json").read_text("utf-8"))["thread"]["id"] == "t-delta"
+    finally:
+        os.umask(old)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    missing = seed_cli.fails("export", "t-alpha", "-o", str(tmp_path / "no" / "such" / "x.json"))
+    assert missing.startswith("Error: cannot write ")

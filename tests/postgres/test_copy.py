@@ -24,7 +24,7 @@ from threadloom import (
 from threadloom.backends.postgres.nul import unescape_row
 from threadloom.cli import cli
 from threadloom.cli.demo import create_demo
-from threadloom.copy import SESSION_INDEX, TABLES, copy_store
+from threadloom.copy import SESSION_INDEX, TABLES, DestinationNotEmpty, copy_store
 from threadloom.export import build_document
 from threadloom.workflows.rows import COLUMNS as TRACE_COLUMNS
 
@@ -202,7 +202,9 @@ def test_an_interrupted_copy_resumes(tmp_path: Path, pg_dsn: str, stop_in: str) 
 
         with pytest.raises(KeyboardInterrupt):
             copy_store(a, pg, batch_size=2, progress=stop_after_first_batch)
-        report = copy_store(a, pg, batch_size=2)
+        with pytest.raises(DestinationNotEmpty, match="nothing was copied"):
+            copy_store(a, pg, batch_size=2)  # resuming is asked for, not assumed
+        report = copy_store(a, pg, batch_size=2, mode="resume")
         assert report.verified, report
         names = [t.name for t in report.tables]
         copied = {t.name: t.copied for t in report.tables}
@@ -306,11 +308,36 @@ def test_verification_catches_a_difference(tmp_path: Path, pg_dsn: str) -> None:
         assert copy_store(a, pg).verified
         jobs = pg.list_jobs()
         pg.delete_job(jobs[0].id)
-        report = copy_store(a, pg)  # copies the job again: verified
+        report = copy_store(a, pg, mode="resume")  # copies the job again: verified
         assert report.verified
-        pg.upsert_job(jobs[1].validated().__class__.from_dict({**jobs[1].to_dict(), "name": "x"}))
-        report = copy_store(a, pg)
+        assert {t.name: t.copied for t in report.tables if t.copied} == {"jobs": 1}
+        # A row changed behind the copy's back (after the checks that run before any
+        # write): the counts agree, the checksums do not.
+        changed = jobs[1].validated().__class__.from_dict({**jobs[1].to_dict(), "name": "x"})
+
+        def change(table: str, done: int, total: int) -> None:
+            if table == "jobs":
+                pg.upsert_job(changed)
+
+        report = copy_store(a, pg, mode="resume", progress=change)
         assert [t.name for t in report.tables if not t.verified] == ["jobs"]
+        # Now the destination is not a copy of the source: resume and merge refuse.
+        with pytest.raises(DestinationNotEmpty, match=r"1 of its jobs rows .*id="):
+            copy_store(a, pg, mode="resume")
+        with pytest.raises(DestinationNotEmpty, match=r"cannot merge .*1 jobs row"):
+            copy_store(a, pg, mode="merge")
+
+
+def test_a_non_empty_postgres_destination_is_refused(tmp_path: Path, pg_dsn: str) -> None:
+    with StateStore.open(tmp_path / "state.db") as a, StateStore.open(pg_dsn) as pg:
+        _fill(a)
+        create_demo(pg, now=1_760_000_000)
+        before = _dump(pg)
+        for mode in ("new", "resume", "merge"):
+            with pytest.raises(DestinationNotEmpty, match="nothing was copied"):
+                copy_store(a, pg, mode=mode)
+        assert _dump(pg) == before
+        assert _trace_rows(pg_dsn) == {t: [] for t in TRACE_ROWS}
 
 
 def test_cli_copy(tmp_path: Path, pg_dsn: str) -> None:
@@ -324,3 +351,10 @@ def test_cli_copy(tmp_path: Path, pg_dsn: str) -> None:
     assert {t["table"] for t in data["tables"]} >= {"threads", "messages", "session_index"}
     missing = CliRunner().invoke(cli, ["copy", str(tmp_path / "nope.db"), pg_dsn])
     assert missing.exit_code != 0 and "no database" in missing.output
+    again = CliRunner().invoke(cli, ["copy", str(src), pg_dsn])
+    assert again.exit_code == 1 and "is not empty" in again.output and "--resume" in again.output
+    resumed = CliRunner().invoke(cli, ["copy", str(src), pg_dsn, "--resume", "--json"])
+    assert resumed.exit_code == 0, resumed.output
+    data = json.loads(resumed.stdout)
+    assert data["mode"] == "resume" and data["verified"] is True
+    assert all(t["copied"] == 0 for t in data["tables"])

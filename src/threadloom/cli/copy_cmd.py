@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.table import Table
 
-from ..copy import copy_store
+from ..copy import CopyMode, DestinationNotEmpty, TableReport, copy_store
 from ..store import StateStore
 from .context import CliError, console, emit_json, json_option, wants_json
 
@@ -29,14 +30,30 @@ def _open(where: str, *, create: bool) -> StateStore:
 @click.argument("src")
 @click.argument("dst")
 @click.option("--batch-size", default=500, show_default=True, help="Rows per transaction.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="DST holds an interrupted copy of SRC: finish it (rows already there are skipped).",
+)
+@click.option(
+    "--merge",
+    is_flag=True,
+    help="Add SRC's rows to a DST that holds other data (rows whose key DST has are kept).",
+)
 @json_option
-def copy_cmd(src: str, dst: str, batch_size: int, as_json: bool) -> None:
+def copy_cmd(src: str, dst: str, batch_size: int, resume: bool, merge: bool, as_json: bool) -> None:
     """Copy every table from SRC to DST (a state.db path or a postgresql:// DSN).
 
-    Message ids and insertion order are kept. Interrupted? Run the same command
-    again: rows already copied are skipped. Ends by checking row counts and a
-    checksum per table on both sides; exits non-zero if any differ.
+    DST must be empty: a non-empty DST is refused before anything is written,
+    unless --resume or --merge says what to do with it. Message ids and insertion
+    order are kept. Interrupted? Run the same command again with --resume: rows
+    already copied are skipped. Ends by checking row counts and a checksum per
+    table on both sides (with --merge: that every SRC row is in DST); exits
+    non-zero if any differ.
     """
+    if resume and merge:
+        raise CliError("--resume and --merge exclude each other")
+    copy_mode = CopyMode.RESUME if resume else CopyMode.MERGE if merge else CopyMode.NEW
     with _open(src, create=False) as source, _open(dst, create=True) as target:
         quiet = wants_json(as_json)
         with Progress(
@@ -53,12 +70,18 @@ def copy_cmd(src: str, dst: str, batch_size: int, as_json: bool) -> None:
                     tasks[table] = bar.add_task(table, total=total)
                 bar.update(tasks[table], completed=done, total=total)
 
-            report = copy_store(source, target, batch_size=batch_size, progress=step)
+            try:
+                report = copy_store(
+                    source, target, batch_size=batch_size, progress=step, mode=copy_mode
+                )
+            except DestinationNotEmpty as exc:
+                raise CliError(_refusal(exc)) from exc
     if wants_json(as_json):
         emit_json(
             {
                 "source": report.source,
                 "target": report.target,
+                "mode": report.mode.value,
                 "verified": report.verified,
                 "tables": [
                     {
@@ -68,20 +91,51 @@ def copy_cmd(src: str, dst: str, batch_size: int, as_json: bool) -> None:
                         "copied": t.copied,
                         "orphans_skipped": t.orphans_skipped,
                         "checksum_match": t.source_checksum == t.target_checksum,
+                        "missing": t.missing,
                     }
                     for t in report.tables
                 ],
             }
         )
     else:
-        out = console()
-        for t in report.tables:
-            mark = "ok" if t.verified else "MISMATCH"
-            extra = f", {t.orphans_skipped} orphans skipped" if t.orphans_skipped else ""
-            out.print(f"{t.name:<22} {t.target_rows:>8} rows  {t.copied:>8} copied{extra}  {mark}")
+        _print_report(report.tables, merged=copy_mode is CopyMode.MERGE)
     if not report.verified:
         bad = ", ".join(t.name for t in report.tables if not t.verified)
         raise CliError(f"copy verification failed for: {bad}")
+
+
+def _refusal(exc: DestinationNotEmpty) -> str:
+    # The library names its mode= values; the command line has flags for them.
+    return str(exc).replace('mode="resume"', "--resume").replace('mode="merge"', "--merge")
+
+
+def _print_report(tables: list[TableReport], *, merged: bool) -> None:
+    """One row a table under headers, then what each count is (fits 80 columns)."""
+    grid = Table(box=None, header_style="bold", pad_edge=False)
+    grid.add_column("Table")
+    for header in ("Source rows", "Copied now", "Target rows", "Orphans", "Check"):
+        grid.add_column(header, justify="right")
+    for t in tables:
+        if merged:
+            check = "ok" if t.verified else f"{t.missing} missing"
+        else:
+            check = "match" if t.verified else "MISMATCH"
+        grid.add_row(
+            t.name,
+            str(t.source_rows),
+            str(t.copied),
+            str(t.target_rows),
+            str(t.orphans_skipped),
+            check,
+        )
+    out = console()
+    out.print(grid)
+    out.print("Source/Target rows: rows each side holds now. Copied now: rows this run wrote.")
+    out.print("Orphans: source rows whose parent row is missing, not copied.")
+    if merged:
+        out.print("Check: source rows the target does not hold as they are (merge).")
+    else:
+        out.print("Check: row counts and checksums of both sides agree.")
 
 
 COMMANDS: list[click.Command] = [copy_cmd]

@@ -1,13 +1,26 @@
-"""Moving sessions: ``export`` a whole thread, ``import`` it back (ids remapped if taken)."""
+"""Moving sessions: ``export`` a whole thread (a private file), ``import`` it back once."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import stat
 import sys
+import uuid
 from pathlib import Path
 
 import click
 
-from ..export import FORMATS, NotAnExport, build_document, dumps, import_document, loads
+from ..export import (
+    FORMATS,
+    AlreadyImported,
+    NotAnExport,
+    build_document,
+    dumps,
+    import_document,
+    loads,
+)
+from ..paths import open_private_file
 from .context import (
     CliError,
     console,
@@ -45,15 +58,66 @@ def export_cmd(thread: str, fmt: str, output: Path | None) -> None:
     if output is None:
         click.echo(text, nl=False)
         return
-    output.write_text(text, encoding="utf-8")
+    write_private(output, text)
     console(stderr=True).print(f"Exported {meta.id} to {output} ({fmt}).")
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` as a new file of mode 0600, atomically.
+
+    Session history holds secrets, so the file is private like the store's own. It
+    is written beside ``path`` and renamed over it, so an interrupted export never
+    leaves a truncated file; an existing file keeps its mode (never loosened, never
+    changed behind the user's back), a symbolic link keeps pointing at it. A path that
+    is not a regular file (a FIFO, ``/dev/stdout``) is written in place.
+
+    Raises:
+        CliError: The file cannot be written.
+    """
+    data = text.encode("utf-8")
+    if path.is_symlink():  # replace the file it points at, not the link
+        path = Path(os.path.realpath(path))
+    try:
+        try:
+            existing = os.stat(path)
+        except FileNotFoundError:
+            existing = None
+        if existing is not None and not stat.S_ISREG(existing.st_mode):
+            with open(path, "wb") as special:
+                special.write(data)
+            return
+        temp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
+        fd = open_private_file(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        try:
+            if existing is not None:
+                os.fchmod(fd, stat.S_IMODE(existing.st_mode))
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option(
+    "--as-new",
+    is_flag=True,
+    help="Import as a new thread with a fresh id (a store holding the thread is refused).",
+)
 @json_option
-def import_cmd(file: str, as_json: bool) -> None:
-    """Import a thread from FILE (an `export` in any format; - reads standard input)."""
+def import_cmd(file: str, as_new: bool, as_json: bool) -> None:
+    """Import a thread from FILE (an `export` in any format; - reads standard input).
+
+    A thread the store already holds (the same export imported twice) is refused;
+    --as-new imports it again as a new thread with a fresh id.
+    """
     if file == "-":
         text = sys.stdin.read()
     else:
@@ -66,7 +130,12 @@ def import_cmd(file: str, as_json: bool) -> None:
     except NotAnExport as exc:
         raise CliError(f"{file} is not a threadloom export: {exc}") from exc
     store = open_store(create=True)
-    report = import_document(store, doc)
+    try:
+        report = import_document(store, doc, as_new=as_new)
+    except AlreadyImported as exc:
+        raise CliError(str(exc).replace("with as_new=True", "with --as-new")) from exc
+    except NotAnExport as exc:
+        raise CliError(f"cannot import {file}: {exc}") from exc
     if wants_json(as_json):
         emit_json(
             {
@@ -81,7 +150,7 @@ def import_cmd(file: str, as_json: bool) -> None:
     out = console()
     note = ""
     if report.thread_id != report.original_thread_id:
-        note = f" (id {report.original_thread_id} was taken)"
+        note = f" (a new thread; exported as {report.original_thread_id})"
     elif report.remapped:
         note = " (message ids were taken: renumbered)"
     out.print(

@@ -33,6 +33,7 @@ from ...records import (
     ThreadMetadata,
 )
 from ..base import TransactionalBackend, schema_info_from, steps_from
+from ..branch import PARENT, finish_branch
 from ..rows import (
     GOAL_COLUMNS,
     JOB_COLUMNS,
@@ -99,20 +100,27 @@ WITH t AS (
 SELECT id FROM ins
 """
 
-_LIST_BRANCH = f"""
+# The current branch, walked up from a message inside the thread. Only links to an
+# older (smaller) id of the same thread are followed, so the walk ends even on a
+# corrupt chain; backends/branch.py finishes a walk such a link stopped.
+_WALK_BRANCH = f"""
 WITH RECURSIVE ancestors(id, thread_id, role, content, item_json, created_at,
                          parent_entry_id, depth) AS (
     SELECT {_MESSAGE_COLUMNS}, 0::bigint FROM messages
-    WHERE id = (SELECT current_leaf_id FROM threads WHERE id = %s)
+    WHERE id = {{start}} AND thread_id = %(thread)s
     UNION ALL
     SELECT m.id, m.thread_id, m.role, m.content, m.item_json::text, m.created_at,
            m.parent_entry_id, a.depth + 1
     FROM messages m JOIN ancestors a ON m.id = a.parent_entry_id
-    WHERE a.depth < %s
+    WHERE a.depth < %(depth)s AND a.parent_entry_id < a.id AND m.thread_id = a.thread_id
 )
 SELECT id, thread_id, role, content, item_json, created_at, parent_entry_id
 FROM ancestors ORDER BY depth DESC
 """
+_LIST_BRANCH = _WALK_BRANCH.format(
+    start="(SELECT current_leaf_id FROM threads WHERE id = %(thread)s)"
+)
+_LIST_BRANCH_FROM = _WALK_BRANCH.format(start="%(start)s")
 
 _UPSERT_GOAL = f"""
 INSERT INTO thread_goals ({GOAL_COLUMNS})
@@ -269,7 +277,9 @@ class PostgresBackend(TransactionalBackend[psycopg.Connection[Any]]):
         """Apply pending steps; those applied by this call."""
         return steps_from(apply_migrations(self._conns))
 
-    def _all(self, what: str, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+    def _all(
+        self, what: str, sql: str, params: Sequence[object] | Mapping[str, object] = ()
+    ) -> list[tuple[Any, ...]]:
         with self._conns.call(what) as conn:
             return conn.execute(sql, params).fetchall()
 
@@ -536,11 +546,20 @@ class PostgresBackend(TransactionalBackend[psycopg.Connection[Any]]):
     def list_messages(self, thread_id: str, limit: int) -> list[MessageRecord]:
         if limit == 0:
             return []
-        rows = self._all(
-            f"failed to list messages of thread {thread_id}",
-            _LIST_BRANCH,
-            (escape(thread_id), limit - 1),
-        )
+        what = f"failed to list messages of thread {thread_id}"
+        thread = escape(thread_id)
+        rows = self._all(what, _LIST_BRANCH, {"thread": thread, "depth": limit - 1})
+        if rows and len(rows) < limit and rows[0][PARENT] is not None:
+            # The walk met a link that does not go to an older message: rare, so the
+            # careful walk (cycle detection) is kept off the common path.
+            rows = finish_branch(
+                thread_id,
+                rows,
+                limit,
+                lambda start, n: self._all(
+                    what, _LIST_BRANCH_FROM, {"thread": thread, "depth": n - 1, "start": start}
+                ),
+            )
         return [_message(row) for row in rows]
 
     def list_leaf_messages(self, thread_id: str) -> list[MessageRecord]:

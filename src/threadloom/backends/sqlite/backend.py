@@ -19,6 +19,7 @@ from ...records import (
     ThreadMetadata,
 )
 from ..base import TransactionalBackend, schema_info_from, steps_from
+from ..branch import PARENT, finish_branch
 from ..rows import (
     CHECKPOINT_COLUMNS,
     GOAL_COLUMNS,
@@ -74,19 +75,24 @@ _LIST_THREADS_LIVE = (
     "ORDER BY updated_at DESC, rowid DESC LIMIT ?"
 )
 
-_LIST_BRANCH = f"""
+# The current branch, walked up from a message inside the thread. Only links to an
+# older (smaller) id of the same thread are followed, so the walk ends even on a
+# corrupt chain; backends/branch.py finishes a walk such a link stopped.
+_WALK_BRANCH = f"""
 WITH RECURSIVE ancestors(id, thread_id, role, content, item_json, created_at,
                          parent_entry_id, depth) AS (
     SELECT {MESSAGE_COLUMNS}, 0 FROM messages
-    WHERE id = (SELECT current_leaf_id FROM threads WHERE id = ?)
+    WHERE id = {{start}} AND thread_id = ?1
     UNION ALL
     SELECT m.id, m.thread_id, m.role, m.content, m.item_json, m.created_at,
            m.parent_entry_id, a.depth + 1
     FROM messages m JOIN ancestors a ON m.id = a.parent_entry_id
-    WHERE a.depth < ?
+    WHERE a.depth < ?2 AND a.parent_entry_id < a.id AND m.thread_id = a.thread_id
 )
 SELECT {MESSAGE_COLUMNS} FROM ancestors ORDER BY depth DESC
 """
+_LIST_BRANCH = _WALK_BRANCH.format(start="(SELECT current_leaf_id FROM threads WHERE id = ?1)")
+_LIST_BRANCH_FROM = _WALK_BRANCH.format(start="?3")
 
 _UPSERT_GOAL = f"""
 INSERT INTO thread_goals ({GOAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -476,9 +482,17 @@ class SqliteBackend(TransactionalBackend[sqlite3.Connection]):
     def list_messages(self, thread_id: str, limit: int) -> list[MessageRecord]:
         if limit == 0:
             return []
-        rows = self._query(
-            f"failed to list messages of thread {thread_id}", _LIST_BRANCH, (thread_id, limit - 1)
-        )
+        what = f"failed to list messages of thread {thread_id}"
+        rows = self._query(what, _LIST_BRANCH, (thread_id, limit - 1))
+        if rows and len(rows) < limit and rows[0][PARENT] is not None:
+            # The walk met a link that does not go to an older message: rare, so the
+            # careful walk (cycle detection) is kept off the common path.
+            rows = finish_branch(
+                thread_id,
+                rows,
+                limit,
+                lambda start, n: self._query(what, _LIST_BRANCH_FROM, (thread_id, n - 1, start)),
+            )
         return [message_from_row(row, text_decoder) for row in rows]
 
     def list_leaf_messages(self, thread_id: str) -> list[MessageRecord]:
