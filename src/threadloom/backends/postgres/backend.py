@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from ...backend import MigrationStep, SchemaInfo, ToolRow
-from ...errors import Conflict, NotFound
+from ...errors import Conflict, NotFound, ReadOnlyStore, SchemaError
 from ...records import (
     CheckpointRecord,
     DynamicToolRecord,
@@ -173,12 +173,21 @@ class PostgresBackend(TransactionalBackend[psycopg.Connection[Any]]):
     def __init__(self, conns: PgConnections, *, migrate: bool = True) -> None:
         self._conns = conns
         self.location = conns.location
+        self.read_only = conns.read_only
         self.session_index = PgSessionIndex(conns)
         try:
-            if migrate:
+            if migrate and not self.read_only:
                 apply_migrations(conns)
             else:
-                plan_migrations(conns)
+                plan = plan_migrations(conns)
+                if self.read_only and plan.pending:
+                    # Reads of a schema without its tables would fail one by one.
+                    steps = ", ".join(step.name for step in plan.pending)
+                    raise SchemaError(
+                        f"the PostgreSQL schema at {self.location} needs schema steps "
+                        f"({steps}) before it can be read: run `threadloom migrate`",
+                        found=plan.schema_version,
+                    )
         except BaseException:
             conns.close()
             raise
@@ -196,6 +205,7 @@ class PostgresBackend(TransactionalBackend[psycopg.Connection[Any]]):
         pool_timeout: float = 30.0,
         connect_timeout: float = 10.0,
         prepare_threshold: int | None = 5,
+        read_only: bool = False,
     ) -> PostgresBackend:
         """Open the backend on a DSN, a ``psycopg.Connection`` or a ``ConnectionPool``.
 
@@ -214,6 +224,8 @@ class PostgresBackend(TransactionalBackend[psycopg.Connection[Any]]):
             prepare_threshold: psycopg's ``prepare_threshold`` for connections threadloom
                 opens; ``None`` turns prepared statements off (PgBouncer in
                 transaction mode).
+            read_only: Apply no schema step (a schema that needs one is refused) and
+                run everything in ``READ ONLY`` transactions.
 
         Raises:
             ThreadloomError: ``target`` is not usable, or the server cannot be reached.
@@ -237,6 +249,7 @@ class PostgresBackend(TransactionalBackend[psycopg.Connection[Any]]):
             prepare_threshold=prepare_threshold,
             lock_timeout=busy_timeout,
             synchronous_commit=str(durability) == "full",
+            read_only=read_only,
         )
         return cls(conns, migrate=migrate)
 
@@ -263,7 +276,13 @@ class PostgresBackend(TransactionalBackend[psycopg.Connection[Any]]):
         return schema_info_from(plan_migrations(self._conns))
 
     def migrate(self) -> list[MigrationStep]:
-        """Apply pending steps; those applied by this call."""
+        """Apply pending steps; those applied by this call.
+
+        Raises:
+            ReadOnlyStore: The store was opened read-only.
+        """
+        if self.read_only:
+            raise ReadOnlyStore(f"cannot migrate {self.location}: the store was opened read-only")
         return steps_from(apply_migrations(self._conns))
 
     def _all(self, what: str, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
