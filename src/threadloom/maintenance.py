@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .backends.sqlite import SqliteBackend
+from .backends.sqlite.connection import translate_errors
 from .backends.sqlite.jsonl_index import JsonlSessionIndex
 from .records import ThreadMetadata
 from .session_index import IndexHealth
@@ -115,6 +116,9 @@ class DoctorReport:
         index_deleted_threads: Threads named in the index but absent from the database.
         wal_bytes: Size of the ``-wal`` file.
         db_bytes: Size of the database file.
+        error: Why the database could not be checked at all (it could not be opened:
+            missing, empty, not a database, unreachable); the other fields are then
+            empty.
     """
 
     location: str
@@ -131,6 +135,19 @@ class DoctorReport:
     index_deleted_threads: list[str] = field(default_factory=list)
     wal_bytes: int = 0
     db_bytes: int = 0
+    error: str | None = None
+
+    @classmethod
+    def unreadable(cls, location: str, reason: str) -> DoctorReport:
+        """The report on a database that could not be opened, saying why."""
+        return cls(
+            location=location, sqlite=False, schema_version=0, pending_steps=[], error=reason
+        )
+
+    @property
+    def damaged(self) -> bool:
+        """Whether the database could not be opened or failed its integrity check."""
+        return self.error is not None or bool(self.integrity and self.integrity != ["ok"])
 
     @property
     def index_superseded_lines(self) -> int:
@@ -142,10 +159,16 @@ class DoctorReport:
     def problems(self) -> list[str]:
         """One line per problem found (empty when healthy)."""
         out: list[str] = []
+        if self.error is not None:
+            out.append(f"cannot be checked: {self.error}")
         if self.pending_steps:
             out.append(f"pending schema steps: {', '.join(self.pending_steps)}")
         if self.integrity and self.integrity != ["ok"]:
-            out.append(f"integrity_check: {'; '.join(self.integrity[:5])}")
+            found = "; ".join(line.replace("\n", " ") for line in self.integrity[:5])
+            more = len(self.integrity) - 5
+            out.append(
+                f"integrity check failed: {found}" + (f" (and {more} more)" if more > 0 else "")
+            )
         for table, count in self.orphans.items():
             if count:
                 out.append(f"{count} orphan row(s) in {table} (of deleted threads)")
@@ -193,6 +216,8 @@ class DoctorReport:
             "session_index": index,
             "wal_bytes": self.wal_bytes,
             "db_bytes": self.db_bytes,
+            "error": self.error,
+            "damaged": self.damaged,
             "problems": self.problems(),
         }
 
@@ -201,8 +226,24 @@ def _thread_ids(conn: sqlite3.Connection) -> set[str]:
     return {row[0] for row in conn.execute("SELECT id FROM threads")}
 
 
+def _integrity_check(conn: sqlite3.Connection, path: Path) -> list[str]:
+    """``integrity_check``'s messages; when SQLite cannot even finish it, why."""
+    try:
+        return [str(row[0]) for row in conn.execute("PRAGMA integrity_check")]
+    except sqlite3.OperationalError:
+        # Locked or unreadable is not damage: say what it is.
+        with translate_errors("failed to run integrity_check", path):
+            raise
+    except sqlite3.DatabaseError as exc:
+        # SQLITE_CORRUPT / SQLITE_NOTADB: pages so damaged that the check stops.
+        return [f"SQLite stopped the check: {exc}"]
+
+
 def diagnose(store: StateStore) -> DoctorReport:
-    """Run every health check; read-only.
+    """Run every health check; read-only (open the store ``read_only=True``).
+
+    A damaged file (``integrity_check`` fails) is reported with SQLite's messages, and
+    the checks that would read through the damaged pages are skipped.
 
     Raises:
         ThreadloomError: The database cannot be read.
@@ -223,8 +264,20 @@ def diagnose(store: StateStore) -> DoctorReport:
             index_deleted_threads=sorted(indexed - existing),
         )
     conn = backend.connection()
+    integrity = _integrity_check(conn, backend.path)
+    if integrity != ["ok"]:
+        # The other checks read through the damaged pages: they would fail or mislead.
+        return DoctorReport(
+            location=backend.location,
+            sqlite=True,
+            schema_version=info.schema_version,
+            pending_steps=pending,
+            integrity=integrity,
+            index=index,
+            wal_bytes=_file_size(Path(str(backend.path) + "-wal")),
+            db_bytes=_file_size(backend.path),
+        )
     with store.snapshot():
-        integrity = [str(row[0]) for row in conn.execute("PRAGMA integrity_check")]
         fk: dict[str, int] = {}
         for row in conn.execute("PRAGMA foreign_key_check"):
             fk[row[0]] = fk.get(row[0], 0) + 1

@@ -65,7 +65,7 @@ def threads_cmd(
     as_json: bool,
 ) -> None:
     """List sessions, newest first: name, preview, status, age, messages, branches."""
-    store = open_store()
+    store = open_store(read_only=True)
     names = {e.thread_id: e.thread_name for e in store.session_index_entries()}
     selected: list[ThreadMetadata] = []
     needle = name_text.casefold() if name_text else None
@@ -186,7 +186,7 @@ def show_cmd(
     thread: str, all_branches: bool, full: bool, max_lines: int, last: int | None, as_json: bool
 ) -> None:
     """Show THREAD's conversation on its current branch (or --all-branches)."""
-    store = open_store()
+    store = open_store(read_only=True)
     meta = resolve_thread(store, thread)
     lines = 0 if full else max_lines
     if all_branches:
@@ -276,7 +276,7 @@ def _tree_nodes(messages: list[MessageRecord], leaf: int | None) -> list[dict[st
 @json_option
 def tree_cmd(thread: str, as_json: bool) -> None:
     """Show THREAD's message tree: branches, and the current leaf marked."""
-    store = open_store()
+    store = open_store(read_only=True)
     meta = resolve_thread(store, thread)
     nodes = _tree_nodes(store.list_all_messages(meta.id), meta.current_leaf_id)
     if wants_json(as_json):

@@ -74,12 +74,17 @@ def state(ctx: click.Context | None = None) -> AppState:
     return found
 
 
-def open_store(*, create: bool = False, migrate: bool = True) -> StateStore:
+def open_store(
+    *, create: bool = False, migrate: bool = True, read_only: bool = False
+) -> StateStore:
     """Open the store of ``--db`` for the running command; closed when it ends.
 
     Args:
         create: Create the database if missing (writing commands like ``demo``).
-        migrate: Apply pending schema steps (``migrate`` and ``doctor`` look first).
+        migrate: Apply pending schema steps (``migrate`` and ``repair`` look first).
+        read_only: Open read-only (reading commands): nothing in the file changes, not
+            even its journal mode, and a database that needs schema steps is read as
+            it is (see ``StateStore.open``).
 
     Raises:
         CliError: The database is missing (and ``create`` is false), newer than this
@@ -99,7 +104,7 @@ def open_store(*, create: bool = False, migrate: bool = True) -> StateStore:
             )
         if target.is_dir():
             raise CliError(f"{target} is a directory, not a database file")
-    store = StateStore.open(target, migrate=migrate)
+    store = StateStore.open(target, migrate=migrate, read_only=read_only)
     return ctx.with_resource(store)
 
 

@@ -56,7 +56,7 @@ def _keys(state: Any) -> str:
 @json_option
 def checkpoints_cmd(thread: str, limit: int, as_json: bool) -> None:
     """List THREAD's checkpoints, latest first."""
-    store = open_store()
+    store = open_store(read_only=True)
     meta = resolve_thread(store, thread)
     checkpoints = store.list_checkpoints(meta.id, limit)
     if wants_json(as_json):
@@ -89,7 +89,7 @@ def checkpoint_group() -> None:
 @json_option
 def checkpoint_show_cmd(thread: str, checkpoint_id: str | None, as_json: bool) -> None:
     """Show a checkpoint's state (CHECKPOINT_ID, or the latest)."""
-    store = open_store()
+    store = open_store(read_only=True)
     meta = resolve_thread(store, thread)
     record = store.load_checkpoint(meta.id, checkpoint_id)
     if record is None:
@@ -135,7 +135,7 @@ def _job_detail(job: JobStateRecord) -> str:
 @json_option
 def jobs_cmd(limit: int, statuses: tuple[str, ...], as_json: bool) -> None:
     """List background jobs: running ones with a progress bar, others with their status."""
-    store = open_store()
+    store = open_store(read_only=True)
     jobs = [j for j in store.list_jobs(limit) if not statuses or j.status.value in statuses]
     if wants_json(as_json):
         emit_json({"jobs": [j.to_dict() for j in jobs]})
@@ -183,7 +183,7 @@ def jobs_cmd(limit: int, statuses: tuple[str, ...], as_json: bool) -> None:
 @json_option
 def goal_cmd(thread: str, as_json: bool) -> None:
     """Show THREAD's goal: objective, status, token budget and usage."""
-    store = open_store()
+    store = open_store(read_only=True)
     meta = resolve_thread(store, thread)
     goal = store.get_thread_goal(meta.id)
     if wants_json(as_json):
@@ -231,7 +231,7 @@ def _params(schema: Any) -> str:
 @json_option
 def tools_cmd(thread: str, as_json: bool) -> None:
     """List THREAD's dynamic tools by position."""
-    store = open_store()
+    store = open_store(read_only=True)
     meta = resolve_thread(store, thread)
     tools = store.get_dynamic_tools(meta.id)
     if wants_json(as_json):
