@@ -11,6 +11,7 @@ The orphans are the original's legacy: the seed version never enabled foreign ke
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
@@ -21,6 +22,7 @@ from typing import Any
 from .backends.sqlite import SqliteBackend
 from .backends.sqlite.connection import translate_errors
 from .backends.sqlite.jsonl_index import JsonlSessionIndex
+from .errors import InvalidRecord
 from .records import ThreadMetadata
 from .session_index import IndexHealth
 from .store import StateStore
@@ -419,6 +421,10 @@ def repair(store: StateStore, report: DoctorReport) -> RepairReport:
 
 # -- prune -------------------------------------------------------------------------
 
+#: The largest age prune takes (~2,700 years): beyond it no 64-bit timestamp is older
+#: than the cutoff, and ``days * 86400`` stays an exact integer.
+_MAX_AGE_DAYS = 1_000_000
+
 
 def select_threads_to_prune(
     store: StateStore,
@@ -436,7 +442,21 @@ def select_threads_to_prune(
         archived: Archived threads only.
         statuses: Threads with one of these statuses.
         now: The current time (tests pin it).
+
+    Raises:
+        InvalidRecord: ``older_than_days`` is negative, not finite, or so large that no
+            timestamp can be older.
     """
+    if older_than_days is not None and (
+        isinstance(older_than_days, bool)
+        or not isinstance(older_than_days, int | float)
+        or not math.isfinite(older_than_days)
+        or not 0 <= older_than_days <= _MAX_AGE_DAYS
+    ):
+        raise InvalidRecord(
+            f"older_than_days must be a finite number of days from 0 to {_MAX_AGE_DAYS:,}, "
+            f"got {older_than_days!r}"
+        )
     wanted = set(statuses)
     if older_than_days is None and not archived and not wanted:
         return []

@@ -24,6 +24,7 @@ from .fmt import (
     summarize_item,
     thread_title,
 )
+from .params import COUNT
 
 __all__ = ["COMMANDS"]
 
@@ -52,8 +53,8 @@ def _under(cwd: str, root: str) -> bool:
 )
 @click.option("--cwd", help="Only threads whose working directory is this one or below it.")
 @click.option("--name", "name_text", help="Only threads whose name contains this text.")
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1), help="Per page.")
-@click.option("--page", default=1, show_default=True, type=click.IntRange(1), help="Page number.")
+@click.option("--limit", default=20, show_default=True, type=COUNT, help="Per page.")
+@click.option("--page", default=1, show_default=True, type=COUNT, help="Page number.")
 @json_option
 def threads_cmd(
     archived: str | None,
@@ -82,6 +83,11 @@ def threads_cmd(
                 continue
         selected.append(thread)
     pages = max(1, math.ceil(len(selected) / limit))
+    if page > pages:
+        raise click.BadParameter(
+            f"there is no page {page}: {len(selected)} thread(s) make {pages} page(s) of {limit}",
+            param_hint="'--page'",
+        )
     shown = selected[(page - 1) * limit : page * limit]
     counts = thread_counts(store, [t.id for t in shown])
     if wants_json(as_json):
@@ -179,8 +185,14 @@ def _print_message(message: MessageRecord, max_lines: int, current: bool = False
 @click.argument("thread")
 @click.option("--all-branches", is_flag=True, help="Show every branch, not only the current one.")
 @click.option("--full", is_flag=True, help="Do not fold long messages.")
-@click.option("--max-lines", default=12, show_default=True, type=click.IntRange(1))
-@click.option("--last", type=click.IntRange(1), help="Only the last N messages of the branch.")
+@click.option(
+    "--max-lines",
+    default=12,
+    show_default=True,
+    type=COUNT,
+    help="Lines shown of each message before it is folded.",
+)
+@click.option("--last", type=COUNT, help="Only the last N messages of the branch.")
 @json_option
 def show_cmd(
     thread: str, all_branches: bool, full: bool, max_lines: int, last: int | None, as_json: bool

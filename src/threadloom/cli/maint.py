@@ -23,6 +23,7 @@ from ..maintenance import (
 from ..records import ThreadStatus
 from .context import CliError, console, emit_json, json_option, open_store, state, wants_json
 from .fmt import human_bytes, relative_time, thread_title
+from .params import COUNT, DAYS
 
 __all__ = ["COMMANDS"]
 
@@ -175,7 +176,7 @@ def repair_cmd(yes: bool, dry_run: bool, as_json: bool) -> None:
 
 
 @click.command("prune")
-@click.option("--older-than", "days", type=click.FloatRange(0), help="Not updated for N days.")
+@click.option("--older-than", "days", type=DAYS, help="Not updated for N days.")
 @click.option("--archived", is_flag=True, help="Archived threads only.")
 @click.option(
     "--status",
@@ -271,7 +272,9 @@ def prune_cmd(
 
 
 @click.command("stats")
-@click.option("--top", default=5, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--top", default=5, show_default=True, type=COUNT, help="How many of the largest threads."
+)
 @json_option
 def stats_cmd(top: int, as_json: bool) -> None:
     """Counts and sizes per table, the largest threads, file sizes."""

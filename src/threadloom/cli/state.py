@@ -22,6 +22,7 @@ from .context import (
     wants_json,
 )
 from .fmt import human_bytes, one_line, relative_time, thread_title
+from .params import COUNT
 
 __all__ = ["COMMANDS"]
 
@@ -52,7 +53,7 @@ def _keys(state: Any) -> str:
 
 @click.command("checkpoints")
 @click.argument("thread")
-@click.option("--limit", default=100, show_default=True, type=click.IntRange(0))
+@click.option("--limit", default=100, show_default=True, type=COUNT, help="Most to list.")
 @json_option
 def checkpoints_cmd(thread: str, limit: int, as_json: bool) -> None:
     """List THREAD's checkpoints, latest first."""
@@ -124,7 +125,7 @@ def _job_detail(job: JobStateRecord) -> str:
 
 
 @click.command("jobs")
-@click.option("--limit", default=100, show_default=True, type=click.IntRange(0))
+@click.option("--limit", default=100, show_default=True, type=COUNT, help="Most to list.")
 @click.option(
     "--status",
     "statuses",
