@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
 import click
+from rich.cells import cell_len
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
@@ -112,35 +115,112 @@ def threads_cmd(
     if not selected:
         out.print("No threads match. Run `threadloom demo` to create a sample session.")
         return
-    # The preview takes what is left of the terminal (and goes when nothing is): the
-    # counts must stay visible on a narrow terminal.
-    preview_width = out.width - 79
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    table.add_column("ID", no_wrap=True, min_width=8)
-    table.add_column("Name", no_wrap=True, max_width=24, overflow="ellipsis")
-    if preview_width >= 10:
-        table.add_column("Preview", no_wrap=True, overflow="ellipsis")
-    table.add_column("Status", no_wrap=True, min_width=9)
-    table.add_column("Updated", no_wrap=True, min_width=14)
-    table.add_column("Msgs", justify="right", no_wrap=True, min_width=4)
-    table.add_column("Branches", justify="right", no_wrap=True, min_width=8)
-    for t in shown:
-        status = Text(t.status.value, style="dim" if t.archived else "")
-        preview = [one_line(t.preview, min(preview_width, 60))] if preview_width >= 10 else []
-        table.add_row(
+    rows = [
+        _ThreadRow(
             short_id(t.id),
-            one_line(thread_title(t, names.get(t.id)), 24),
-            *preview,
-            status,
-            relative_time(t.updated_at),
-            str(counts[t.id].messages),
-            str(counts[t.id].branches),
+            one_line(thread_title(t, names.get(t.id)), _NAME_WIDTH),
+            one_line(t.preview, _PREVIEW_WIDTH),
+            t.status.value,
+            t.archived,
+            t.updated_at,
+            counts[t.id].messages,
+            counts[t.id].branches,
         )
-    out.print(table)
+        for t in shown
+    ]
+    _print_threads(out, rows)
     footer = f"page {page} of {pages} · {len(selected)} thread(s)"
     if page < pages:
         footer += f" · next: --page {page + 1}"
     out.print(Text(footer, style="dim"))
+
+
+_NAME_WIDTH = 24
+_PREVIEW_WIDTH = 60
+#: The narrowest a name and a preview get before the layout gives something else up.
+_MIN_NAME = 16
+_MIN_PREVIEW = 12
+
+
+@dataclass(frozen=True, slots=True)
+class _ThreadRow:
+    id: str
+    name: str
+    preview: str
+    status: str
+    archived: bool
+    updated_at: int
+    messages: int
+    branches: int
+
+
+def _print_threads(out: Console, rows: list[_ThreadRow]) -> None:
+    """The picker's table, fitted to the width without cutting a word of the counts.
+
+    Narrower terminals give up, in order: long relative times ("3m ago"), name width
+    (down to 16), the preview; below that each thread takes two lines.
+    """
+    width = out.width
+    widths = {
+        "status": max(len("Status"), *(cell_len(r.status) for r in rows)),
+        "msgs": max(len("Msgs"), *(len(str(r.messages)) for r in rows)),
+        "branches": max(len("Branches"), *(len(str(r.branches)) for r in rows)),
+        "id": max(len("ID"), *(cell_len(r.id) for r in rows)),
+    }
+    name_width = max(len("Name"), *(cell_len(r.name) for r in rows))
+    preview_width = max(len("Preview"), *(cell_len(r.preview) for r in rows))
+    layout: tuple[bool, int, int] | None = None  # short times, name width, preview width
+    for short in (False, True):
+        updated = max(
+            len("Updated"), *(len(relative_time(r.updated_at, short=short)) for r in rows)
+        )
+        fixed = sum(widths.values()) + updated + 2 * 4  # five columns, four gaps
+        room = width - fixed - 4  # name and preview, each after a gap
+        name = min(name_width, max(_MIN_NAME, room - _MIN_PREVIEW))
+        if room - name >= _MIN_PREVIEW:
+            layout = (short, name, min(preview_width, room - name))
+            break
+    if layout is None:
+        updated = max(len("Updated"), *(len(relative_time(r.updated_at, short=True)) for r in rows))
+        room = width - sum(widths.values()) - updated - 2 * 5
+        if room < 8:
+            _print_threads_stacked(out, rows)
+            return
+        layout = (True, min(name_width, room), 0)
+    short, name, preview = layout
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("ID", no_wrap=True)
+    table.add_column("Name", no_wrap=True, width=name, overflow="ellipsis")
+    if preview:
+        table.add_column("Preview", no_wrap=True, width=preview, overflow="ellipsis")
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Updated", no_wrap=True)
+    table.add_column("Msgs", justify="right", no_wrap=True)
+    table.add_column("Branches", justify="right", no_wrap=True)
+    for r in rows:
+        table.add_row(
+            r.id,
+            r.name,
+            *([r.preview] if preview else []),
+            Text(r.status, style="dim" if r.archived else ""),
+            relative_time(r.updated_at, short=short),
+            str(r.messages),
+            str(r.branches),
+        )
+    out.print(table)
+
+
+def _print_threads_stacked(out: Console, rows: list[_ThreadRow]) -> None:
+    """Two lines a thread, for terminals too narrow for the table."""
+    for r in rows:
+        out.print(Text.assemble((r.id, "bold"), "  ", r.name), no_wrap=True, overflow="ellipsis")
+        out.print(
+            Text(
+                f"  {r.status} · {relative_time(r.updated_at, short=True)} · "
+                f"{r.messages} msgs · {r.branches} br.",
+                style="dim",
+            )
+        )
 
 
 def _branch_paths(messages: list[MessageRecord]) -> list[list[MessageRecord]]:

@@ -146,7 +146,8 @@ def jobs_cmd(limit: int, statuses: tuple[str, ...], as_json: bool) -> None:
         out.print("No jobs.")
         return
     table = Table(box=None, header_style="bold")
-    # Every column keeps its full width except Detail, which takes what is left.
+    # Every column keeps its full width except Detail, which takes what is left; on a
+    # narrow terminal times get shorter ("3m ago") rather than cut.
     widths = {
         "ID": max(len(j.id) for j in jobs),
         "Name": max(len(j.name) for j in jobs),
@@ -154,6 +155,9 @@ def jobs_cmd(limit: int, statuses: tuple[str, ...], as_json: bool) -> None:
         "Progress": 17,
         "Updated": 14,
     }
+    short = sum(min(w, 30) + 2 for w in widths.values()) + 20 > out.width
+    if short:
+        widths["Updated"] = 8
     for column, width in widths.items():
         table.add_column(column, no_wrap=True, min_width=min(width, 30))
     table.add_column("Detail", no_wrap=True, overflow="ellipsis", ratio=1)
@@ -173,7 +177,7 @@ def jobs_cmd(limit: int, statuses: tuple[str, ...], as_json: bool) -> None:
             job.name,
             _status(job.status.value),
             progress,
-            relative_time(job.updated_at),
+            relative_time(job.updated_at, short=short),
             _job_detail(job),
         )
     out.print(table)
