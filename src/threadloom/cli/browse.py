@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from ..maintenance import thread_counts
+from ..maintenance import ThreadCounts, thread_counts
 from ..records import MessageRecord, ThreadMetadata, ThreadStatus
 from .context import console, emit_json, json_option, open_store, resolve_thread, wants_json
 from .fmt import (
@@ -300,7 +300,7 @@ def show_cmd(
                 }
             )
             return
-        _print_header(meta, len(messages), len(paths))
+        _print_header(meta, thread_counts(store, [meta.id])[meta.id])
         shown: set[int] = set()
         for number, path in enumerate(paths, 1):
             fresh = [m for m in path if m.id not in shown]
@@ -316,21 +316,24 @@ def show_cmd(
     if wants_json(as_json):
         emit_json({"thread": meta.to_dict(), "messages": [m.to_dict() for m in branch]})
         return
-    leaves = store.list_leaf_messages(meta.id)
-    _print_header(meta, len(branch), len(leaves))
+    _print_header(meta, thread_counts(store, [meta.id])[meta.id], on_branch=len(branch))
     for message in branch:
         _print_message(message, lines, current=message.id == meta.current_leaf_id)
     if not branch:
         console().print(Text("(no messages)", style="dim"))
 
 
-def _print_header(meta: ThreadMetadata, messages: int, branches: int) -> None:
+def _print_header(meta: ThreadMetadata, counts: ThreadCounts, on_branch: int | None = None) -> None:
+    # The counts are those `threads` shows (every message, every branch), so the two
+    # commands agree; `on_branch` says how many of them the current branch holds.
     out = console()
     out.print(Text(thread_title(meta), style="bold underline"))
+    shown = "" if on_branch is None else f" ({on_branch} on this branch)"
     out.print(
         Text(
             f"{meta.id} · {meta.status.value} · {meta.cwd} · updated "
-            f"{relative_time(meta.updated_at)} · {messages} message(s) · {branches} branch(es)",
+            f"{relative_time(meta.updated_at)} · {counts.messages} message(s){shown} · "
+            f"{counts.branches} branch(es)",
             style="dim",
         )
     )
