@@ -148,8 +148,13 @@ class DoctorReport:
 
     @property
     def damaged(self) -> bool:
-        """Whether the database could not be opened or failed its integrity check."""
-        return self.error is not None or bool(self.integrity and self.integrity != ["ok"])
+        """Whether the database failed its integrity check (``repair`` cannot fix that)."""
+        return bool(self.integrity and self.integrity != ["ok"])
+
+    @property
+    def fatal(self) -> bool:
+        """Whether the database could not be opened or is damaged."""
+        return self.error is not None or self.damaged
 
     @property
     def index_superseded_lines(self) -> int:

@@ -174,8 +174,8 @@ class StateStore:
                 applying no schema step (``migrate`` is ignored). SQLite: the file must
                 exist; it is opened ``mode=ro`` with ``query_only`` and keeps its
                 journal mode; a database that needs schema steps is read as if they were
-                applied. PostgreSQL: every transaction is ``READ ONLY``; a schema that
-                needs steps is refused. Writes raise
+                applied. PostgreSQL: every transaction is ``READ ONLY``; a schema
+                without threadloom's tables is refused. Writes raise
                 :class:`~threadloom.errors.ReadOnlyStore`.
             clock: Returns the current Unix time in seconds (tests pin it).
             **backend_options: Backend-specific options (PostgreSQL: ``pool_size``,

@@ -141,7 +141,7 @@ def test_an_empty_file_is_an_error_and_stays_empty(tmp_path: Path, args: list[st
         assert result.exit_code == 1
         report = json.loads(result.stdout)
         assert "empty file (0 bytes)" in report["error"]
-        assert report["problems"] and report["damaged"]
+        assert report["problems"] and report["damaged"] is False
     else:
         message = cli.fails(*argv)
         assert "empty file (0 bytes), not a database" in message
@@ -202,7 +202,7 @@ def test_doctor_on_a_header_that_is_not_sqlite_prints_json(demo_cli: Cli) -> Non
     assert result.exit_code == 1
     report = json.loads(result.stdout)
     assert "not a database" in report["error"]
-    assert report["damaged"] is True
+    assert report["problems"] == [f"cannot be checked: {report['error']}"]
     # The group's --json too.
     result = demo_cli.invoke(["--json", "doctor"])
     assert result.exit_code == 1

@@ -72,3 +72,18 @@ def test_read_only_never_migrates(pg_dsn: str, pg_schema: str) -> None:
     with pytest.raises(SchemaError, match="run `threadloom migrate`"):
         StateStore.open(pg_dsn, read_only=True)
     assert _tables(pg_schema) == []
+
+
+def test_read_only_reads_a_schema_with_a_later_step_pending(pg_dsn: str, pg_schema: str) -> None:
+    from threadloom.backends.postgres.schema import VERSION_TABLE
+
+    with StateStore.open(pg_dsn) as writer:
+        writer.upsert_thread(ThreadMetadata.create("t1", cwd="/w", now=100))
+    with admin_connection() as conn:
+        conn.execute(f"DELETE FROM {pg_schema}.{VERSION_TABLE} WHERE name = 'threadloom-v1'")
+    with StateStore.open(pg_dsn, read_only=True) as reader:
+        assert [s.name for s in reader.schema_info().pending] == ["threadloom-v1"]
+        assert [t.id for t in reader.iter_threads()] == ["t1"]
+    with admin_connection() as conn:
+        rows = conn.execute(f"SELECT name FROM {pg_schema}.{VERSION_TABLE}").fetchall()
+    assert "threadloom-v1" not in {r[0] for r in rows}  # still pending: nothing migrated

@@ -121,7 +121,7 @@ def doctor_cmd(check: bool, as_json: bool) -> None:
         emit_json(report.to_dict())
     else:
         _print_report(report)
-    if report.damaged or (check and report.problems()):
+    if report.fatal or (check and report.problems()):
         raise SystemExit(1)
 
 

@@ -180,8 +180,9 @@ class PostgresBackend(TransactionalBackend[psycopg.Connection[Any]]):
                 apply_migrations(conns)
             else:
                 plan = plan_migrations(conns)
-                if self.read_only and plan.pending:
-                    # Reads of a schema without its tables would fail one by one.
+                if self.read_only and plan.schema_version == 0:
+                    # Reads of a schema without its tables would fail one by one (a
+                    # later pending step is reported by schema_info() instead).
                     steps = ", ".join(step.name for step in plan.pending)
                     raise SchemaError(
                         f"the PostgreSQL schema at {self.location} needs schema steps "
@@ -224,7 +225,7 @@ class PostgresBackend(TransactionalBackend[psycopg.Connection[Any]]):
             prepare_threshold: psycopg's ``prepare_threshold`` for connections threadloom
                 opens; ``None`` turns prepared statements off (PgBouncer in
                 transaction mode).
-            read_only: Apply no schema step (a schema that needs one is refused) and
+            read_only: Apply no schema step (a schema without our tables is refused) and
                 run everything in ``READ ONLY`` transactions.
 
         Raises:
