@@ -11,7 +11,7 @@ import os
 import sqlite3
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -436,3 +436,162 @@ def test_every_write_begins_immediate(sqlite_store: StateStore) -> None:
     begins = [s for s in statements if s.startswith("BEGIN")]
     assert begins == ["BEGIN IMMEDIATE"] * 6
     assert statements.count("COMMIT") == 6
+
+
+# -- read-only open ----------------------------------------------------------------
+
+_LEGACY = Path(__file__).parent / "fixtures"
+
+
+def _file_state(path: Path) -> tuple[str, int, str, list[str]]:
+    """What a reader must leave as it was: bytes, mode, journal mode, the folder's files."""
+    import hashlib
+
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    mode = stat.S_IMODE(path.stat().st_mode)
+    journal = ""
+    if path.stat().st_size:
+        # mode=ro, so this look does not change what it looks at.
+        probe = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            journal = str(probe.execute("PRAGMA journal_mode").fetchone()[0])
+        except sqlite3.DatabaseError:
+            journal = "(not a database)"
+        finally:
+            probe.close()
+    return digest, mode, journal, sorted(p.name for p in path.parent.iterdir())
+
+
+def _everything(store: StateStore) -> dict[str, Any]:
+    """Every read the store offers, over every thread (to compare two opens)."""
+    threads = store.list_threads(include_archived=True, limit=1000)
+    out: dict[str, Any] = {"threads": threads, "jobs": store.list_jobs(1000)}
+    reads: tuple[Callable[[str], Any], ...] = (
+        lambda tid: store.list_messages(tid, 10_000),
+        store.list_all_messages,
+        store.list_leaf_messages,
+        lambda tid: store.list_checkpoints(tid, 1000),
+        store.get_dynamic_tools,
+        store.get_thread_goal,
+    )
+    for t in threads:
+        for read in reads:
+            try:
+                value: Any = read(t.id)
+            except CorruptData as exc:  # the fixtures hold bad JSON on purpose
+                value = str(exc)
+            out.setdefault(t.id, []).append(value)
+    return out
+
+
+def _legacy_copy(tmp_path: Path, name: str) -> Path:
+    if name == "seed_v3":
+        from tests.support.shared import require_fixtures
+
+        source = require_fixtures() / "seed_v3" / "state.db"
+    else:
+        source = _LEGACY / f"{name}.db"
+    folder = tmp_path / name
+    folder.mkdir()
+    target = folder / "state.db"
+    target.write_bytes(source.read_bytes())
+    target.chmod(0o640)
+    return target
+
+
+@pytest.mark.parametrize("name", ["legacy_v0", "legacy_v1", "legacy_v2", "seed_v3"])
+def test_read_only_reads_a_file_that_needs_schema_steps_as_if_migrated(
+    tmp_path: Path, name: str
+) -> None:
+    path = _legacy_copy(tmp_path, name)
+    before = _file_state(path)
+    assert before[2] == "delete"  # a rollback-journal file: WAL would be a change
+    with StateStore.open(path, read_only=True) as reader:
+        pending = [step.name for step in reader.schema_info().pending]
+        seen = _everything(reader)
+    assert pending  # every one of these files needs steps
+    assert _file_state(path) == before
+    migrated = path.with_name("migrated.db")
+    migrated.write_bytes(path.read_bytes())
+    with StateStore.open(migrated) as writer:
+        assert seen == _everything(writer)
+    assert seen["threads"]
+
+
+def test_read_only_refuses_every_write_and_changes_nothing(tmp_path: Path) -> None:
+    from threadloom import NotFound, ReadOnlyStore
+
+    path = _legacy_copy(tmp_path, "legacy_v2")
+    with StateStore.open(path, read_only=True) as reader:
+        thread = reader.list_threads(include_archived=True, limit=1)[0]
+        leaf = reader.list_messages(thread.id, 1)[0].id
+        before = _file_state(path)
+        writes: list[Callable[[], object]] = [
+            lambda: reader.upsert_thread(thread),
+            lambda: reader.append_message(thread.id, "user", "hi"),
+            lambda: reader.fork_at_message(leaf, "user", "hi"),
+            lambda: reader.set_current_leaf_id(thread.id, leaf),
+            lambda: reader.save_checkpoint(thread.id, "latest", {"a": 1}),
+            lambda: reader.mark_archived(thread.id),
+            lambda: reader.delete_thread(thread.id),
+            lambda: reader.upsert_job(
+                JobStateRecord(
+                    id="j",
+                    name="job",
+                    status=JobStateStatus.QUEUED,
+                    progress=None,
+                    detail=None,
+                    created_at=1,
+                    updated_at=1,
+                )
+            ),
+            lambda: reader.append_thread_name(thread.id, "name", 1),
+            reader.compact_session_index,
+            reader.migrate,
+        ]
+        for write in writes:
+            with pytest.raises(ReadOnlyStore, match="read-only"):
+                write()
+        with pytest.raises(ReadOnlyStore), reader.transaction():
+            pass
+        assert reader.get_thread(thread.id) == thread
+    assert _file_state(path) == before
+    # Nothing is created either: not the file, not its folder.
+    missing = tmp_path / "nowhere" / "state.db"
+    with pytest.raises(NotFound, match="no database at"):
+        StateStore.open(missing, read_only=True)
+    assert not missing.parent.exists()
+
+
+def test_read_only_refuses_empty_and_foreign_files_untouched(tmp_path: Path) -> None:
+    from threadloom import SchemaError
+
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    text = tmp_path / "notes.db"
+    text.write_text("not a database\n" * 100)
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE photos (id INTEGER PRIMARY KEY)")
+    conn.close()
+    states = {p: _file_state(p) for p in (empty, text, other)}
+    with pytest.raises(SchemaError, match=r"empty file \(0 bytes\)"):
+        StateStore.open(empty, read_only=True)
+    with pytest.raises(CorruptData, match="not a database"):
+        StateStore.open(text, read_only=True)
+    with pytest.raises(SchemaError, match="no threads table"):
+        StateStore.open(other, read_only=True)
+    for path, state in states.items():
+        assert _file_state(path) == state
+
+
+def test_read_only_reader_sees_a_live_writers_commits(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with StateStore.open(path) as writer:
+        writer.upsert_thread(_thread("t1"))
+        writer.append_message("t1", "user", "one")
+        with StateStore.open(path, read_only=True) as reader:
+            assert [m.content for m in reader.list_messages("t1", 10)] == ["one"]
+            writer.append_message("t1", "assistant", "two")
+            assert [m.content for m in reader.list_messages("t1", 10)] == ["one", "two"]
+            assert reader.find_thread_name_by_id("t1") is None

@@ -66,6 +66,8 @@ class Backend(Protocol):
 
     #: Where the data lives (a file path, or a DSN without its password).
     location: str
+    #: Opened with ``read_only=True``: every write raises ``ReadOnlyStore``.
+    read_only: bool
 
     @property
     def session_index(self) -> SessionIndex:

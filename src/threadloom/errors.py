@@ -12,6 +12,7 @@ __all__ = [
     "CorruptData",
     "InvalidRecord",
     "NotFound",
+    "ReadOnlyStore",
     "SchemaError",
     "StoreBusy",
     "ThreadloomError",
@@ -60,6 +61,10 @@ class SchemaError(ThreadloomError):
         super().__init__(message)
         self.found = found
         self.supported = supported
+
+
+class ReadOnlyStore(ThreadloomError):
+    """A write was asked of a store opened with ``read_only=True`` (nothing was written)."""
 
 
 class InvalidRecord(ThreadloomError, ValueError):

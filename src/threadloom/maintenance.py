@@ -11,6 +11,7 @@ The orphans are the original's legacy: the seed version never enabled foreign ke
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from .backends.sqlite import SqliteBackend
+from .backends.sqlite.connection import translate_errors
+from .errors import InvalidRecord
 from .records import ThreadMetadata
 from .session_index import IndexHealth
 from .store import StateStore
@@ -120,6 +123,9 @@ class DoctorReport:
             without a thread. Their entries are never dropped.
         wal_bytes: Size of the ``-wal`` file.
         db_bytes: Size of the database file.
+        error: Why the database could not be checked at all (it could not be opened:
+            missing, empty, not a database, unreachable); the other fields are then
+            empty.
     """
 
     location: str
@@ -137,6 +143,24 @@ class DoctorReport:
     index_other_threads: list[str] = field(default_factory=list)
     wal_bytes: int = 0
     db_bytes: int = 0
+    error: str | None = None
+
+    @classmethod
+    def unreadable(cls, location: str, reason: str) -> DoctorReport:
+        """The report on a database that could not be opened, saying why."""
+        return cls(
+            location=location, sqlite=False, schema_version=0, pending_steps=[], error=reason
+        )
+
+    @property
+    def damaged(self) -> bool:
+        """Whether the database failed its integrity check (``repair`` cannot fix that)."""
+        return bool(self.integrity and self.integrity != ["ok"])
+
+    @property
+    def fatal(self) -> bool:
+        """Whether the database could not be opened or is damaged."""
+        return self.error is not None or self.damaged
 
     @property
     def index_superseded_lines(self) -> int:
@@ -148,10 +172,16 @@ class DoctorReport:
     def problems(self) -> list[str]:
         """One line per problem found (empty when healthy)."""
         out: list[str] = []
+        if self.error is not None:
+            out.append(f"cannot be checked: {self.error}")
         if self.pending_steps:
             out.append(f"pending schema steps: {', '.join(self.pending_steps)}")
         if self.integrity and self.integrity != ["ok"]:
-            out.append(f"integrity_check: {'; '.join(self.integrity[:5])}")
+            found = "; ".join(line.replace("\n", " ") for line in self.integrity[:5])
+            more = len(self.integrity) - 5
+            out.append(
+                f"integrity check failed: {found}" + (f" (and {more} more)" if more > 0 else "")
+            )
         for table, count in self.orphans.items():
             if count:
                 out.append(f"{count} orphan row(s) in {table} (of deleted threads)")
@@ -197,6 +227,8 @@ class DoctorReport:
             "session_index": index,
             "wal_bytes": self.wal_bytes,
             "db_bytes": self.db_bytes,
+            "error": self.error,
+            "damaged": self.damaged,
             "problems": self.problems(),
         }
 
@@ -205,8 +237,24 @@ def _thread_ids(conn: sqlite3.Connection) -> set[str]:
     return {row[0] for row in conn.execute("SELECT id FROM threads")}
 
 
+def _integrity_check(conn: sqlite3.Connection, path: Path) -> list[str]:
+    """``integrity_check``'s messages; when SQLite cannot even finish it, why."""
+    try:
+        return [str(row[0]) for row in conn.execute("PRAGMA integrity_check")]
+    except sqlite3.OperationalError:
+        # Locked or unreadable is not damage: say what it is.
+        with translate_errors("failed to run integrity_check", path):
+            raise
+    except sqlite3.DatabaseError as exc:
+        # SQLITE_CORRUPT / SQLITE_NOTADB: pages so damaged that the check stops.
+        return [f"SQLite stopped the check: {exc}"]
+
+
 def diagnose(store: StateStore) -> DoctorReport:
-    """Run every health check; read-only.
+    """Run every health check; read-only (open the store ``read_only=True``).
+
+    A damaged file (``integrity_check`` fails) is reported with SQLite's messages, and
+    the checks that would read through the damaged pages are skipped.
 
     Raises:
         ThreadloomError: The database cannot be read.
@@ -229,8 +277,20 @@ def diagnose(store: StateStore) -> DoctorReport:
             index_other_threads=sorted(indexed - existing - deleted),
         )
     conn = backend.connection()
+    integrity = _integrity_check(conn, backend.path)
+    if integrity != ["ok"]:
+        # The other checks read through the damaged pages: they would fail or mislead.
+        return DoctorReport(
+            location=backend.location,
+            sqlite=True,
+            schema_version=info.schema_version,
+            pending_steps=pending,
+            integrity=integrity,
+            index=index,
+            wal_bytes=_file_size(Path(str(backend.path) + "-wal")),
+            db_bytes=_file_size(backend.path),
+        )
     with store.snapshot():
-        integrity = [str(row[0]) for row in conn.execute("PRAGMA integrity_check")]
         fk: dict[str, int] = {}
         for row in conn.execute("PRAGMA foreign_key_check"):
             fk[row[0]] = fk.get(row[0], 0) + 1
@@ -376,6 +436,10 @@ def repair(store: StateStore, report: DoctorReport) -> RepairReport:
 
 # -- prune -------------------------------------------------------------------------
 
+#: The largest age prune takes (~2,700 years): beyond it no 64-bit timestamp is older
+#: than the cutoff, and ``days * 86400`` stays an exact integer.
+_MAX_AGE_DAYS = 1_000_000
+
 
 def select_threads_to_prune(
     store: StateStore,
@@ -393,7 +457,21 @@ def select_threads_to_prune(
         archived: Archived threads only.
         statuses: Threads with one of these statuses.
         now: The current time (tests pin it).
+
+    Raises:
+        InvalidRecord: ``older_than_days`` is negative, not finite, or so large that no
+            timestamp can be older.
     """
+    if older_than_days is not None and (
+        isinstance(older_than_days, bool)
+        or not isinstance(older_than_days, int | float)
+        or not math.isfinite(older_than_days)
+        or not 0 <= older_than_days <= _MAX_AGE_DAYS
+    ):
+        raise InvalidRecord(
+            f"older_than_days must be a finite number of days from 0 to {_MAX_AGE_DAYS:,}, "
+            f"got {older_than_days!r}"
+        )
     wanted = set(statuses)
     if older_than_days is None and not archived and not wanted:
         return []

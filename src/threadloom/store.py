@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._json import JSONValue, encode_json
 from .backend import Backend, MigrationStep, SchemaInfo, ToolRow
-from .errors import InvalidRecord
+from .errors import InvalidRecord, ReadOnlyStore
 from .paths import default_state_db_path
 from .records import (
     I64_MAX,
@@ -153,6 +153,7 @@ class StateStore:
         durability: str = "normal",
         busy_timeout: float = 5.0,
         migrate: bool = True,
+        read_only: bool = False,
         clock: Callable[[], int] | None = None,
         **backend_options: Any,
     ) -> StateStore:
@@ -169,6 +170,13 @@ class StateStore:
                 :class:`~threadloom.errors.StoreBusy`.
             migrate: Apply pending schema steps (otherwise a database that needs them
                 is still opened, and :meth:`schema_info` lists them).
+            read_only: Open for reading only, writing nothing, creating nothing and
+                applying no schema step (``migrate`` is ignored). SQLite: the file must
+                exist; it is opened ``mode=ro`` with ``query_only`` and keeps its
+                journal mode; a database that needs schema steps is read as if they were
+                applied. PostgreSQL: every transaction is ``READ ONLY``; a schema
+                without threadloom's tables is refused. Writes raise
+                :class:`~threadloom.errors.ReadOnlyStore`.
             clock: Returns the current Unix time in seconds (tests pin it).
             **backend_options: Backend-specific options (PostgreSQL: ``pool_size``,
                 ``connect_timeout``, ``prepare_threshold``...).
@@ -177,6 +185,7 @@ class StateStore:
             SchemaError: The database is newer than this threadloom (left untouched).
             CorruptData: The file is not a SQLite database (left untouched).
             StoreBusy: Another process held the lock past ``busy_timeout`` while migrating.
+            NotFound: ``read_only`` and the SQLite file does not exist.
             ThreadloomError: The path is a directory, or PostgreSQL support is missing.
             OSError: The directory or file cannot be created.
         """
@@ -201,6 +210,7 @@ class StateStore:
                 durability=level,
                 busy_timeout=busy_timeout,
                 migrate=migrate,
+                read_only=read_only,
                 **backend_options,
             )
             return cls(backend, clock=clock)
@@ -210,7 +220,13 @@ class StateStore:
             )
         db_path = default_state_db_path() if path is None else Path(os.fspath(path))
         return cls(
-            SqliteBackend(db_path, durability=level, busy_timeout=busy_timeout, migrate=migrate),
+            SqliteBackend(
+                db_path,
+                durability=level,
+                busy_timeout=busy_timeout,
+                migrate=migrate,
+                read_only=read_only,
+            ),
             clock=clock,
         )
 
@@ -631,6 +647,11 @@ class StateStore:
 
     # -- session index ---------------------------------------------------------------
 
+    def _check_writable(self, what: str) -> None:
+        # The database refuses writes itself; the JSONL index beside it is a plain file.
+        if self._backend.read_only:
+            raise ReadOnlyStore(f"{what}: the store at {self._backend.location} is read-only")
+
     def append_thread_name(
         self,
         thread_id: str,
@@ -642,8 +663,10 @@ class StateStore:
 
         Raises:
             InvalidRecord: An argument has the wrong type.
+            ReadOnlyStore: The store was opened read-only.
             OSError: The index file cannot be written.
         """
+        self._check_writable("cannot append to the session index")
         self._index.append(
             SessionIndexEntry(
                 thread_id=check_str(thread_id, "thread_id"),
@@ -693,6 +716,8 @@ class StateStore:
                 thread missing here stay: the folder's other databases share the file.
 
         Raises:
+            ReadOnlyStore: The store was opened read-only.
             OSError: The index cannot be rewritten.
         """
+        self._check_writable("cannot compact the session index")
         return self._index.compact(drop=self._backend.deleted_threads if drop_deleted else None)

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
 import click
+from rich.cells import cell_len
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from ..maintenance import thread_counts
+from ..maintenance import ThreadCounts, thread_counts
 from ..records import MessageRecord, ThreadMetadata, ThreadStatus
 from .context import console, emit_json, json_option, open_store, resolve_thread, wants_json
 from .fmt import (
@@ -24,6 +27,7 @@ from .fmt import (
     summarize_item,
     thread_title,
 )
+from .params import COUNT
 
 __all__ = ["COMMANDS"]
 
@@ -52,8 +56,8 @@ def _under(cwd: str, root: str) -> bool:
 )
 @click.option("--cwd", help="Only threads whose working directory is this one or below it.")
 @click.option("--name", "name_text", help="Only threads whose name contains this text.")
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1), help="Per page.")
-@click.option("--page", default=1, show_default=True, type=click.IntRange(1), help="Page number.")
+@click.option("--limit", default=20, show_default=True, type=COUNT, help="Per page.")
+@click.option("--page", default=1, show_default=True, type=COUNT, help="Page number.")
 @json_option
 def threads_cmd(
     archived: str | None,
@@ -65,7 +69,7 @@ def threads_cmd(
     as_json: bool,
 ) -> None:
     """List sessions, newest first: name, preview, status, age, messages, branches."""
-    store = open_store()
+    store = open_store(read_only=True)
     names = {e.thread_id: e.thread_name for e in store.session_index_entries()}
     selected: list[ThreadMetadata] = []
     needle = name_text.casefold() if name_text else None
@@ -82,6 +86,11 @@ def threads_cmd(
                 continue
         selected.append(thread)
     pages = max(1, math.ceil(len(selected) / limit))
+    if page > pages:
+        raise click.BadParameter(
+            f"there is no page {page}: {len(selected)} thread(s) make {pages} page(s) of {limit}",
+            param_hint="'--page'",
+        )
     shown = selected[(page - 1) * limit : page * limit]
     counts = thread_counts(store, [t.id for t in shown])
     if wants_json(as_json):
@@ -106,35 +115,112 @@ def threads_cmd(
     if not selected:
         out.print("No threads match. Run `threadloom demo` to create a sample session.")
         return
-    # The preview takes what is left of the terminal (and goes when nothing is): the
-    # counts must stay visible on a narrow terminal.
-    preview_width = out.width - 79
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    table.add_column("ID", no_wrap=True, min_width=8)
-    table.add_column("Name", no_wrap=True, max_width=24, overflow="ellipsis")
-    if preview_width >= 10:
-        table.add_column("Preview", no_wrap=True, overflow="ellipsis")
-    table.add_column("Status", no_wrap=True, min_width=9)
-    table.add_column("Updated", no_wrap=True, min_width=14)
-    table.add_column("Msgs", justify="right", no_wrap=True, min_width=4)
-    table.add_column("Branches", justify="right", no_wrap=True, min_width=8)
-    for t in shown:
-        status = Text(t.status.value, style="dim" if t.archived else "")
-        preview = [one_line(t.preview, min(preview_width, 60))] if preview_width >= 10 else []
-        table.add_row(
+    rows = [
+        _ThreadRow(
             short_id(t.id),
-            one_line(thread_title(t, names.get(t.id)), 24),
-            *preview,
-            status,
-            relative_time(t.updated_at),
-            str(counts[t.id].messages),
-            str(counts[t.id].branches),
+            one_line(thread_title(t, names.get(t.id)), _NAME_WIDTH),
+            one_line(t.preview, _PREVIEW_WIDTH),
+            t.status.value,
+            t.archived,
+            t.updated_at,
+            counts[t.id].messages,
+            counts[t.id].branches,
         )
-    out.print(table)
+        for t in shown
+    ]
+    _print_threads(out, rows)
     footer = f"page {page} of {pages} · {len(selected)} thread(s)"
     if page < pages:
         footer += f" · next: --page {page + 1}"
     out.print(Text(footer, style="dim"))
+
+
+_NAME_WIDTH = 24
+_PREVIEW_WIDTH = 60
+#: The narrowest a name and a preview get before the layout gives something else up.
+_MIN_NAME = 16
+_MIN_PREVIEW = 12
+
+
+@dataclass(frozen=True, slots=True)
+class _ThreadRow:
+    id: str
+    name: str
+    preview: str
+    status: str
+    archived: bool
+    updated_at: int
+    messages: int
+    branches: int
+
+
+def _print_threads(out: Console, rows: list[_ThreadRow]) -> None:
+    """The picker's table, fitted to the width without cutting a word of the counts.
+
+    Narrower terminals give up, in order: long relative times ("3m ago"), name width
+    (down to 16), the preview; below that each thread takes two lines.
+    """
+    width = out.width
+    widths = {
+        "status": max(len("Status"), *(cell_len(r.status) for r in rows)),
+        "msgs": max(len("Msgs"), *(len(str(r.messages)) for r in rows)),
+        "branches": max(len("Branches"), *(len(str(r.branches)) for r in rows)),
+        "id": max(len("ID"), *(cell_len(r.id) for r in rows)),
+    }
+    name_width = max(len("Name"), *(cell_len(r.name) for r in rows))
+    preview_width = max(len("Preview"), *(cell_len(r.preview) for r in rows))
+    layout: tuple[bool, int, int] | None = None  # short times, name width, preview width
+    for short in (False, True):
+        updated = max(
+            len("Updated"), *(len(relative_time(r.updated_at, short=short)) for r in rows)
+        )
+        fixed = sum(widths.values()) + updated + 2 * 4  # five columns, four gaps
+        room = width - fixed - 4  # name and preview, each after a gap
+        name = min(name_width, max(_MIN_NAME, room - _MIN_PREVIEW))
+        if room - name >= _MIN_PREVIEW:
+            layout = (short, name, min(preview_width, room - name))
+            break
+    if layout is None:
+        updated = max(len("Updated"), *(len(relative_time(r.updated_at, short=True)) for r in rows))
+        room = width - sum(widths.values()) - updated - 2 * 5
+        if room < 8:
+            _print_threads_stacked(out, rows)
+            return
+        layout = (True, min(name_width, room), 0)
+    short, name, preview = layout
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("ID", no_wrap=True)
+    table.add_column("Name", no_wrap=True, width=name, overflow="ellipsis")
+    if preview:
+        table.add_column("Preview", no_wrap=True, width=preview, overflow="ellipsis")
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Updated", no_wrap=True)
+    table.add_column("Msgs", justify="right", no_wrap=True)
+    table.add_column("Branches", justify="right", no_wrap=True)
+    for r in rows:
+        table.add_row(
+            r.id,
+            r.name,
+            *([r.preview] if preview else []),
+            Text(r.status, style="dim" if r.archived else ""),
+            relative_time(r.updated_at, short=short),
+            str(r.messages),
+            str(r.branches),
+        )
+    out.print(table)
+
+
+def _print_threads_stacked(out: Console, rows: list[_ThreadRow]) -> None:
+    """Two lines a thread, for terminals too narrow for the table."""
+    for r in rows:
+        out.print(Text.assemble((r.id, "bold"), "  ", r.name), no_wrap=True, overflow="ellipsis")
+        out.print(
+            Text(
+                f"  {r.status} · {relative_time(r.updated_at, short=True)} · "
+                f"{r.messages} msgs · {r.branches} br.",
+                style="dim",
+            )
+        )
 
 
 def _branch_paths(messages: list[MessageRecord]) -> list[list[MessageRecord]]:
@@ -179,14 +265,20 @@ def _print_message(message: MessageRecord, max_lines: int, current: bool = False
 @click.argument("thread")
 @click.option("--all-branches", is_flag=True, help="Show every branch, not only the current one.")
 @click.option("--full", is_flag=True, help="Do not fold long messages.")
-@click.option("--max-lines", default=12, show_default=True, type=click.IntRange(1))
-@click.option("--last", type=click.IntRange(1), help="Only the last N messages of the branch.")
+@click.option(
+    "--max-lines",
+    default=12,
+    show_default=True,
+    type=COUNT,
+    help="Lines shown of each message before it is folded.",
+)
+@click.option("--last", type=COUNT, help="Only the last N messages of the branch.")
 @json_option
 def show_cmd(
     thread: str, all_branches: bool, full: bool, max_lines: int, last: int | None, as_json: bool
 ) -> None:
     """Show THREAD's conversation on its current branch (or --all-branches)."""
-    store = open_store()
+    store = open_store(read_only=True)
     meta = resolve_thread(store, thread)
     lines = 0 if full else max_lines
     if all_branches:
@@ -208,7 +300,7 @@ def show_cmd(
                 }
             )
             return
-        _print_header(meta, len(messages), len(paths))
+        _print_header(meta, thread_counts(store, [meta.id])[meta.id])
         shown: set[int] = set()
         for number, path in enumerate(paths, 1):
             fresh = [m for m in path if m.id not in shown]
@@ -224,21 +316,24 @@ def show_cmd(
     if wants_json(as_json):
         emit_json({"thread": meta.to_dict(), "messages": [m.to_dict() for m in branch]})
         return
-    leaves = store.list_leaf_messages(meta.id)
-    _print_header(meta, len(branch), len(leaves))
+    _print_header(meta, thread_counts(store, [meta.id])[meta.id], on_branch=len(branch))
     for message in branch:
         _print_message(message, lines, current=message.id == meta.current_leaf_id)
     if not branch:
         console().print(Text("(no messages)", style="dim"))
 
 
-def _print_header(meta: ThreadMetadata, messages: int, branches: int) -> None:
+def _print_header(meta: ThreadMetadata, counts: ThreadCounts, on_branch: int | None = None) -> None:
+    # The counts are those `threads` shows (every message, every branch), so the two
+    # commands agree; `on_branch` says how many of them the current branch holds.
     out = console()
     out.print(Text(thread_title(meta), style="bold underline"))
+    shown = "" if on_branch is None else f" ({on_branch} on this branch)"
     out.print(
         Text(
             f"{meta.id} · {meta.status.value} · {meta.cwd} · updated "
-            f"{relative_time(meta.updated_at)} · {messages} message(s) · {branches} branch(es)",
+            f"{relative_time(meta.updated_at)} · {counts.messages} message(s){shown} · "
+            f"{counts.branches} branch(es)",
             style="dim",
         )
     )
@@ -276,7 +371,7 @@ def _tree_nodes(messages: list[MessageRecord], leaf: int | None) -> list[dict[st
 @json_option
 def tree_cmd(thread: str, as_json: bool) -> None:
     """Show THREAD's message tree: branches, and the current leaf marked."""
-    store = open_store()
+    store = open_store(read_only=True)
     meta = resolve_thread(store, thread)
     nodes = _tree_nodes(store.list_all_messages(meta.id), meta.current_leaf_id)
     if wants_json(as_json):

@@ -74,12 +74,17 @@ def state(ctx: click.Context | None = None) -> AppState:
     return found
 
 
-def open_store(*, create: bool = False, migrate: bool = True) -> StateStore:
+def open_store(
+    *, create: bool = False, migrate: bool = True, read_only: bool = False
+) -> StateStore:
     """Open the store of ``--db`` for the running command; closed when it ends.
 
     Args:
         create: Create the database if missing (writing commands like ``demo``).
-        migrate: Apply pending schema steps (``migrate`` and ``doctor`` look first).
+        migrate: Apply pending schema steps (``migrate`` and ``repair`` look first).
+        read_only: Open read-only (reading commands): nothing in the file changes, not
+            even its journal mode, and a database that needs schema steps is read as
+            it is (see ``StateStore.open``).
 
     Raises:
         CliError: The database is missing (and ``create`` is false), newer than this
@@ -99,7 +104,7 @@ def open_store(*, create: bool = False, migrate: bool = True) -> StateStore:
             )
         if target.is_dir():
             raise CliError(f"{target} is a directory, not a database file")
-    store = StateStore.open(target, migrate=migrate)
+    store = StateStore.open(target, migrate=migrate, read_only=read_only)
     return ctx.with_resource(store)
 
 
@@ -160,7 +165,22 @@ def emit_json(value: Any) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
 
 
+#: The width output gets when it does not go to a terminal: no line is ever wrapped or
+#: cut, so a piped record stays on one line for grep and friends.
+PIPE_WIDTH = 10_000
+
+
 def console(*, stderr: bool = False) -> Console:
-    """A Rich console on click's current stdout (or stderr), so tests can capture it."""
+    """A Rich console on click's current stdout (or stderr), so tests can capture it.
+
+    On a terminal, output fits the terminal's width. Piped or redirected (Rich finds no
+    terminal: ``TTY_COMPATIBLE=1`` or ``FORCE_COLOR`` say otherwise), it is never
+    wrapped: Rich would otherwise wrap it at the width of whichever standard stream is
+    a terminal, or at 80 columns.
+    """
     # Looked up per call: click's test runner swaps sys.stdout while a command runs.
-    return Console(file=sys.stderr if stderr else sys.stdout, highlight=False)
+    file = sys.stderr if stderr else sys.stdout
+    out = Console(file=file, highlight=False)
+    if out.is_terminal:
+        return out
+    return Console(file=file, highlight=False, width=PIPE_WIDTH, soft_wrap=True)

@@ -20,7 +20,12 @@ from .context import (
 )
 from .fmt import thread_title
 
-__all__ = ["COMMANDS"]
+__all__ = ["COMMANDS", "ROLES"]
+
+#: The roles the agent writes (the original's databases hold exactly these). The store
+#: itself takes any role string, as the original does; the CLI offers these four so a
+#: typo cannot make a branch the agent does not understand.
+ROLES = ("user", "assistant", "system", "tool")
 
 
 def _message_of(store: StateStore, thread_id: str, message: str) -> int:
@@ -38,7 +43,13 @@ def _message_of(store: StateStore, thread_id: str, message: str) -> int:
 @click.argument("thread")
 @click.argument("message")
 @click.option("--content", required=True, help="Text of the new message.")
-@click.option("--role", default="user", show_default=True, help="Role of the new message.")
+@click.option(
+    "--role",
+    type=click.Choice(ROLES),
+    default="user",
+    show_default=True,
+    help="Role of the new message.",
+)
 @json_option
 def fork_cmd(thread: str, message: str, content: str, role: str, as_json: bool) -> None:
     """Start a new branch of THREAD under MESSAGE; it becomes the current leaf."""
@@ -61,6 +72,19 @@ def switch_cmd(thread: str, message: str, as_json: bool) -> None:
     store = open_store()
     meta = resolve_thread(store, thread)
     leaf = _message_of(store, meta.id, message)
+    if leaf == meta.current_leaf_id:
+        if wants_json(as_json):
+            emit_json(
+                {
+                    "thread_id": meta.id,
+                    "previous_leaf_id": leaf,
+                    "current_leaf_id": leaf,
+                    "changed": False,
+                }
+            )
+            return
+        console().print(f"#{leaf} is already the current leaf of {meta.id}: nothing changed.")
+        return
     try:
         store.set_current_leaf_id(meta.id, leaf)
     except (NotFound, Conflict, InvalidRecord) as exc:
@@ -71,6 +95,7 @@ def switch_cmd(thread: str, message: str, as_json: bool) -> None:
                 "thread_id": meta.id,
                 "previous_leaf_id": meta.current_leaf_id,
                 "current_leaf_id": leaf,
+                "changed": True,
             }
         )
         return
@@ -79,14 +104,26 @@ def switch_cmd(thread: str, message: str, as_json: bool) -> None:
 
 @click.command("rename")
 @click.argument("thread")
-@click.argument("name")
-def rename_cmd(thread: str, name: str) -> None:
+@click.argument("name", required=False)
+@click.option("--clear", is_flag=True, help="Remove the name instead (no NAME).")
+def rename_cmd(thread: str, name: str | None, clear: bool) -> None:
     """Rename THREAD to NAME (also recorded in the session index)."""
+    if clear == (name is not None):
+        raise click.UsageError("give a NAME, or --clear to remove the name")
+    if name is not None and not name.strip():
+        raise click.BadParameter(
+            "a name cannot be empty (use --clear to remove it)", param_hint="NAME"
+        )
     store = open_store()
     meta = resolve_thread(store, thread)
+    if meta.name == name:
+        what = f"named {name!r}" if name is not None else "unnamed"
+        console().print(f"{meta.id} is already {what}: nothing changed.")
+        return
     # updated_at is kept: renaming is not activity, and the picker order should not jump.
-    store.upsert_thread(replace(meta, name=name or None))
-    console().print(f"Renamed {meta.id}: {thread_title(meta)!r} → {name!r}.")
+    store.upsert_thread(replace(meta, name=name))
+    after = repr(name) if name is not None else "no name"
+    console().print(f"Renamed {meta.id}: {thread_title(meta)!r} → {after}.")
 
 
 @click.command("archive")
@@ -95,6 +132,9 @@ def archive_cmd(thread: str) -> None:
     """Archive THREAD (hidden from `threads` unless --archived)."""
     store = open_store()
     meta = resolve_thread(store, thread)
+    if meta.archived:
+        console().print(f"{meta.id} ({thread_title(meta)}) is already archived: nothing changed.")
+        return
     store.mark_archived(meta.id)
     console().print(f"Archived {meta.id} ({thread_title(meta)}).")
 
@@ -105,6 +145,9 @@ def unarchive_cmd(thread: str) -> None:
     """Unarchive THREAD (a status of `archived` becomes `idle`)."""
     store = open_store()
     meta = resolve_thread(store, thread)
+    if not meta.archived and meta.status.value != "archived":
+        console().print(f"{meta.id} ({thread_title(meta)}) is not archived: nothing changed.")
+        return
     store.mark_unarchived(meta.id)
     console().print(f"Unarchived {meta.id} ({thread_title(meta)}).")
 

@@ -30,8 +30,15 @@ ROLE_STYLES = {
 }
 
 
-def relative_time(stamp: int | None, now: float | None = None) -> str:
-    """``"3 minutes ago"``, ``"in 2 days"``, ``"just now"``; ``"-"`` for none."""
+_SHORT_UNITS = {"year": "y", "month": "mo", "day": "d", "hour": "h", "minute": "m"}
+
+
+def relative_time(stamp: int | None, now: float | None = None, *, short: bool = False) -> str:
+    """``"3 minutes ago"``, ``"in 2 days"``, ``"just now"``; ``"-"`` for none.
+
+    ``short`` gives ``"3m ago"``, ``"in 2d"`` (for narrow terminals: a time is made
+    shorter, never cut).
+    """
     if stamp is None:
         return "-"
     delta = int((time.time() if now is None else now) - stamp)
@@ -48,9 +55,13 @@ def relative_time(stamp: int | None, now: float | None = None) -> str:
     ):
         if delta >= seconds:
             count = delta // seconds
-            label = f"{count} {unit}{'' if count == 1 else 's'}"
+            if short:
+                label = f"{count}{_SHORT_UNITS[unit]}"
+            else:
+                label = f"{count} {unit}{'' if count == 1 else 's'}"
             return f"in {label}" if future else f"{label} ago"
-    return "in 1 minute" if future else "1 minute ago"
+    label = "1m" if short else "1 minute"
+    return f"in {label}" if future else f"{label} ago"
 
 
 def one_line(text: str, width: int = 60) -> str:

@@ -9,6 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
+from ..errors import ThreadloomError
 from ..maintenance import (
     DoctorReport,
     diagnose,
@@ -20,10 +21,17 @@ from ..maintenance import (
     vacuum,
 )
 from ..records import ThreadStatus
-from .context import console, emit_json, json_option, open_store, wants_json
+from .context import CliError, console, emit_json, json_option, open_store, state, wants_json
 from .fmt import human_bytes, relative_time, thread_title
+from .params import COUNT, DAYS
 
 __all__ = ["COMMANDS"]
+
+
+_DAMAGE_HINT = (
+    "The file is damaged: `threadloom repair` does not fix damage. Restore it from a "
+    "backup, or save what SQLite can still read with `sqlite3 FILE .recover`."
+)
 
 
 def _print_report(report: DoctorReport) -> None:
@@ -38,7 +46,10 @@ def _print_report(report: DoctorReport) -> None:
     )
     if report.sqlite:
         integrity = "; ".join(report.integrity[:3])
-        grid.add_row(Text("Integrity", style="bold"), ok if integrity == "ok" else integrity)
+        grid.add_row(
+            Text("Integrity", style="bold"),
+            ok if integrity == "ok" else Text(f"FAILED: {integrity}", style="red"),
+        )
         fk = ", ".join(f"{t}: {n}" for t, n in report.foreign_key_violations.items())
         grid.add_row(Text("Foreign keys", style="bold"), fk or ok)
         orphans = ", ".join(f"{t}: {n}" for t, n in report.orphans.items() if n)
@@ -72,23 +83,53 @@ def _print_report(report: DoctorReport) -> None:
         return
     out.print(Text(f"{len(problems)} problem(s):", style="bold red"))
     for line in problems:
-        out.print(f"  • {line}")
-    out.print(Text("Run `threadloom repair` to fix them.", style="dim"))
+        out.print(Text(f"  • {line}"), soft_wrap=True)
+    if report.damaged:
+        out.print(Text(_DAMAGE_HINT, style="bold"), soft_wrap=True)
+    else:
+        out.print(Text("Run `threadloom repair` to fix them.", style="dim"))
+
+
+def _location() -> str:
+    app = state()
+    if not app.is_postgres:
+        return str(app.db_path())
+    try:
+        from ..backends.postgres.connection import redact_dsn
+    except ImportError:  # no psycopg: the DSN may hold a password, so it is not shown
+        return "(a PostgreSQL DSN)"
+    return redact_dsn(app.db or "")
 
 
 @click.command("doctor")
-@click.option("--check", is_flag=True, help="Exit with status 1 when a problem is found.")
+@click.option("--check", is_flag=True, help="Exit with status 1 when any problem is found.")
 @json_option
 def doctor_cmd(check: bool, as_json: bool) -> None:
-    """Check the database: schema, integrity, foreign keys, orphans, session index, WAL."""
-    store = open_store(migrate=False)
-    report = diagnose(store)
-    if wants_json(as_json):
+    """Check the database: schema, integrity, foreign keys, orphans, session index, WAL.
+
+    Read-only: the file is not changed (not even its journal mode) and no schema step
+    is applied. Exits 1 when the database cannot be opened or fails its integrity
+    check (with --check: on any problem). --json prints JSON in every case.
+    """
+    json_out = wants_json(as_json)
+    try:
+        report = diagnose(open_store(read_only=True))
+    except (CliError, ThreadloomError) as exc:
+        if not json_out:
+            raise  # one line on stderr, as every command says it
+        report = DoctorReport.unreadable(_location(), _first_line(exc))
+    if json_out:
         emit_json(report.to_dict())
     else:
         _print_report(report)
-    if check and report.problems():
+    if report.fatal or (check and report.problems()):
         raise SystemExit(1)
+
+
+def _first_line(exc: Exception) -> str:
+    text = exc.format_message() if isinstance(exc, CliError) else str(exc)
+    lines = text.strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 @click.command("repair")
@@ -97,8 +138,8 @@ def doctor_cmd(check: bool, as_json: bool) -> None:
 @json_option
 def repair_cmd(yes: bool, dry_run: bool, as_json: bool) -> None:
     """Fix what `doctor` finds (after showing it): orphans, bad leaves, index, WAL."""
-    store = open_store(migrate=False)
-    report = diagnose(store)
+    # Diagnosed read-only: a damaged file (or a dry run) is left exactly as it was.
+    report = diagnose(open_store(read_only=True))
     json_out = wants_json(as_json)
     if not json_out:
         _print_report(report)
@@ -106,6 +147,9 @@ def repair_cmd(yes: bool, dry_run: bool, as_json: bool) -> None:
         if json_out:
             emit_json({"dry_run": True, "doctor": report.to_dict()})
         return
+    if report.damaged:
+        # Deleting and rewriting rows through damaged pages can only make it worse.
+        raise CliError("the database failed its integrity check; " + _DAMAGE_HINT)
     if (
         not report.problems()
         and not report.index_superseded_lines
@@ -117,7 +161,7 @@ def repair_cmd(yes: bool, dry_run: bool, as_json: bool) -> None:
         return
     if not yes and not json_out:
         click.confirm("Repair now (also compacts the session index and the WAL)?", abort=True)
-    done = repair(store, report)
+    done = repair(open_store(migrate=False), report)
     if json_out:
         emit_json({"doctor": report.to_dict(), "repair": done.to_dict()})
         return
@@ -138,7 +182,7 @@ def repair_cmd(yes: bool, dry_run: bool, as_json: bool) -> None:
 
 
 @click.command("prune")
-@click.option("--older-than", "days", type=click.FloatRange(0), help="Not updated for N days.")
+@click.option("--older-than", "days", type=DAYS, help="Not updated for N days.")
 @click.option("--archived", is_flag=True, help="Archived threads only.")
 @click.option(
     "--status",
@@ -163,7 +207,7 @@ def prune_cmd(
     """Delete threads by age, archived state or status (all given criteria must match)."""
     if days is None and not archived and not statuses:
         raise click.UsageError("give at least one of --older-than, --archived, --status")
-    store = open_store()
+    store = open_store(read_only=dry_run)
     selected = select_threads_to_prune(
         store, older_than_days=days, archived=archived, statuses=statuses
     )
@@ -234,11 +278,13 @@ def prune_cmd(
 
 
 @click.command("stats")
-@click.option("--top", default=5, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--top", default=5, show_default=True, type=COUNT, help="How many of the largest threads."
+)
 @json_option
 def stats_cmd(top: int, as_json: bool) -> None:
     """Counts and sizes per table, the largest threads, file sizes."""
-    store = open_store()
+    store = open_store(read_only=True)
     report = stats(store, top)
     if wants_json(as_json):
         emit_json(report.to_dict())
@@ -268,7 +314,7 @@ def stats_cmd(top: int, as_json: bool) -> None:
 @json_option
 def migrate_cmd(dry_run: bool, as_json: bool) -> None:
     """Show pending schema steps and apply them (each in its own transaction)."""
-    store = open_store(migrate=False)
+    store = open_store(migrate=False, read_only=dry_run)
     info = store.schema_info()
     pending = [{"name": s.name, "description": s.description} for s in info.pending]
     applied = [] if dry_run or not pending else store.migrate()

@@ -22,6 +22,7 @@ from .context import (
     wants_json,
 )
 from .fmt import human_bytes, one_line, relative_time, thread_title
+from .params import COUNT
 
 __all__ = ["COMMANDS"]
 
@@ -52,11 +53,11 @@ def _keys(state: Any) -> str:
 
 @click.command("checkpoints")
 @click.argument("thread")
-@click.option("--limit", default=100, show_default=True, type=click.IntRange(0))
+@click.option("--limit", default=100, show_default=True, type=COUNT, help="Most to list.")
 @json_option
 def checkpoints_cmd(thread: str, limit: int, as_json: bool) -> None:
     """List THREAD's checkpoints, latest first."""
-    store = open_store()
+    store = open_store(read_only=True)
     meta = resolve_thread(store, thread)
     checkpoints = store.list_checkpoints(meta.id, limit)
     if wants_json(as_json):
@@ -89,7 +90,7 @@ def checkpoint_group() -> None:
 @json_option
 def checkpoint_show_cmd(thread: str, checkpoint_id: str | None, as_json: bool) -> None:
     """Show a checkpoint's state (CHECKPOINT_ID, or the latest)."""
-    store = open_store()
+    store = open_store(read_only=True)
     meta = resolve_thread(store, thread)
     record = store.load_checkpoint(meta.id, checkpoint_id)
     if record is None:
@@ -124,7 +125,7 @@ def _job_detail(job: JobStateRecord) -> str:
 
 
 @click.command("jobs")
-@click.option("--limit", default=100, show_default=True, type=click.IntRange(0))
+@click.option("--limit", default=100, show_default=True, type=COUNT, help="Most to list.")
 @click.option(
     "--status",
     "statuses",
@@ -135,7 +136,7 @@ def _job_detail(job: JobStateRecord) -> str:
 @json_option
 def jobs_cmd(limit: int, statuses: tuple[str, ...], as_json: bool) -> None:
     """List background jobs: running ones with a progress bar, others with their status."""
-    store = open_store()
+    store = open_store(read_only=True)
     jobs = [j for j in store.list_jobs(limit) if not statuses or j.status.value in statuses]
     if wants_json(as_json):
         emit_json({"jobs": [j.to_dict() for j in jobs]})
@@ -145,7 +146,8 @@ def jobs_cmd(limit: int, statuses: tuple[str, ...], as_json: bool) -> None:
         out.print("No jobs.")
         return
     table = Table(box=None, header_style="bold")
-    # Every column keeps its full width except Detail, which takes what is left.
+    # Every column keeps its full width except Detail, which takes what is left; on a
+    # narrow terminal times get shorter ("3m ago") rather than cut.
     widths = {
         "ID": max(len(j.id) for j in jobs),
         "Name": max(len(j.name) for j in jobs),
@@ -153,6 +155,9 @@ def jobs_cmd(limit: int, statuses: tuple[str, ...], as_json: bool) -> None:
         "Progress": 17,
         "Updated": 14,
     }
+    short = sum(min(w, 30) + 2 for w in widths.values()) + 20 > out.width
+    if short:
+        widths["Updated"] = 8
     for column, width in widths.items():
         table.add_column(column, no_wrap=True, min_width=min(width, 30))
     table.add_column("Detail", no_wrap=True, overflow="ellipsis", ratio=1)
@@ -172,7 +177,7 @@ def jobs_cmd(limit: int, statuses: tuple[str, ...], as_json: bool) -> None:
             job.name,
             _status(job.status.value),
             progress,
-            relative_time(job.updated_at),
+            relative_time(job.updated_at, short=short),
             _job_detail(job),
         )
     out.print(table)
@@ -183,7 +188,7 @@ def jobs_cmd(limit: int, statuses: tuple[str, ...], as_json: bool) -> None:
 @json_option
 def goal_cmd(thread: str, as_json: bool) -> None:
     """Show THREAD's goal: objective, status, token budget and usage."""
-    store = open_store()
+    store = open_store(read_only=True)
     meta = resolve_thread(store, thread)
     goal = store.get_thread_goal(meta.id)
     if wants_json(as_json):
@@ -231,7 +236,7 @@ def _params(schema: Any) -> str:
 @json_option
 def tools_cmd(thread: str, as_json: bool) -> None:
     """List THREAD's dynamic tools by position."""
-    store = open_store()
+    store = open_store(read_only=True)
     meta = resolve_thread(store, thread)
     tools = store.get_dynamic_tools(meta.id)
     if wants_json(as_json):

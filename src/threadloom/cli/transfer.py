@@ -52,7 +52,7 @@ __all__ = ["COMMANDS"]
 )
 def export_cmd(thread: str, fmt: str, output: Path | None) -> None:
     """Export THREAD whole: metadata, every branch, checkpoints, tools, goal."""
-    store = open_store()
+    store = open_store(read_only=True)
     meta = resolve_thread(store, thread)
     text = dumps(build_document(store, meta.id), fmt)
     if output is None:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from ...backend import MigrationStep, SchemaInfo, ToolRow
-from ...errors import Conflict, NotFound
+from ...errors import Conflict, NotFound, ReadOnlyStore, SchemaError
 from ...records import (
     CheckpointRecord,
     DynamicToolRecord,
@@ -184,12 +184,22 @@ class PostgresBackend(TransactionalBackend[psycopg.Connection[Any]]):
     def __init__(self, conns: PgConnections, *, migrate: bool = True) -> None:
         self._conns = conns
         self.location = conns.location
+        self.read_only = conns.read_only
         self.session_index = PgSessionIndex(conns)
         try:
-            if migrate:
+            if migrate and not self.read_only:
                 apply_migrations(conns)
             else:
-                plan_migrations(conns)
+                plan = plan_migrations(conns)
+                if self.read_only and plan.schema_version == 0:
+                    # Reads of a schema without its tables would fail one by one (a
+                    # later pending step is reported by schema_info() instead).
+                    steps = ", ".join(step.name for step in plan.pending)
+                    raise SchemaError(
+                        f"the PostgreSQL schema at {self.location} needs schema steps "
+                        f"({steps}) before it can be read: run `threadloom migrate`",
+                        found=plan.schema_version,
+                    )
         except BaseException:
             conns.close()
             raise
@@ -207,6 +217,7 @@ class PostgresBackend(TransactionalBackend[psycopg.Connection[Any]]):
         pool_timeout: float = 30.0,
         connect_timeout: float = 10.0,
         prepare_threshold: int | None = 5,
+        read_only: bool = False,
     ) -> PostgresBackend:
         """Open the backend on a DSN, a ``psycopg.Connection`` or a ``ConnectionPool``.
 
@@ -225,6 +236,8 @@ class PostgresBackend(TransactionalBackend[psycopg.Connection[Any]]):
             prepare_threshold: psycopg's ``prepare_threshold`` for connections threadloom
                 opens; ``None`` turns prepared statements off (PgBouncer in
                 transaction mode).
+            read_only: Apply no schema step (a schema without our tables is refused) and
+                run everything in ``READ ONLY`` transactions.
 
         Raises:
             ThreadloomError: ``target`` is not usable, or the server cannot be reached.
@@ -248,6 +261,7 @@ class PostgresBackend(TransactionalBackend[psycopg.Connection[Any]]):
             prepare_threshold=prepare_threshold,
             lock_timeout=busy_timeout,
             synchronous_commit=str(durability) == "full",
+            read_only=read_only,
         )
         return cls(conns, migrate=migrate)
 
@@ -274,7 +288,13 @@ class PostgresBackend(TransactionalBackend[psycopg.Connection[Any]]):
         return schema_info_from(plan_migrations(self._conns))
 
     def migrate(self) -> list[MigrationStep]:
-        """Apply pending steps; those applied by this call."""
+        """Apply pending steps; those applied by this call.
+
+        Raises:
+            ReadOnlyStore: The store was opened read-only.
+        """
+        if self.read_only:
+            raise ReadOnlyStore(f"cannot migrate {self.location}: the store was opened read-only")
         return steps_from(apply_migrations(self._conns))
 
     def _all(

@@ -32,7 +32,14 @@ import psycopg.errors as pg_errors
 from psycopg import conninfo as pg_conninfo
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from ...errors import Conflict, InvalidRecord, NotFound, StoreBusy, ThreadloomError
+from ...errors import (
+    Conflict,
+    InvalidRecord,
+    NotFound,
+    ReadOnlyStore,
+    StoreBusy,
+    ThreadloomError,
+)
 
 __all__ = ["PgConnections", "redact_dsn", "translate_errors"]
 
@@ -66,12 +73,15 @@ def translate_errors(what: str) -> Iterator[None]:
             delete won the race).
         Conflict: Another constraint failed.
         InvalidRecord: A string cannot be stored as UTF-8 or an integer does not fit.
+        ReadOnlyStore: A write in a read-only transaction (a store opened read-only).
         ThreadloomError: The connection was lost, or any other driver error.
     """
     try:
         yield
     except ThreadloomError:
         raise
+    except pg_errors.ReadOnlySqlTransaction as exc:
+        raise ReadOnlyStore(f"{what}: the store was opened read-only ({str(exc).strip()})") from exc
     except (
         pg_errors.LockNotAvailable,
         pg_errors.DeadlockDetected,
@@ -123,6 +133,8 @@ class PgConnections:
             transaction mode needs).
         lock_timeout: Seconds a statement waits for a row lock (``busy_timeout``).
         synchronous_commit: Force ``synchronous_commit=on`` on connections we open.
+        read_only: Run every call and block in a ``READ ONLY`` transaction, so the
+            server refuses any write.
 
     Raises:
         ThreadloomError: ``target`` is none of the three, or the server cannot be reached.
@@ -139,7 +151,9 @@ class PgConnections:
         prepare_threshold: int | None = 5,
         lock_timeout: float = 5.0,
         synchronous_commit: bool = False,
+        read_only: bool = False,
     ) -> None:
+        self.read_only = read_only
         self._local = _Local()
         self._closed = False
         self._pid = os.getpid()
@@ -293,10 +307,12 @@ class PgConnections:
             ThreadloomError: As :func:`translate_errors`.
         """
         with translate_errors(what), self._checkout() as conn:
-            if conn.autocommit or self._local.depth:
+            if (conn.autocommit and not self.read_only) or self._local.depth:
                 yield conn
             else:
                 with conn.transaction():
+                    if self.read_only:
+                        conn.execute("SET TRANSACTION READ ONLY")
                     yield conn
 
     @contextmanager
@@ -317,6 +333,8 @@ class PgConnections:
                 local.depth += 1
                 try:
                     with conn.transaction():
+                        if outer and self.read_only:
+                            conn.execute("SET TRANSACTION READ ONLY")
                         yield conn
                 finally:
                     local.depth -= 1

@@ -8,7 +8,15 @@ from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 
 from ...backend import MigrationStep, SchemaInfo, ToolRow
-from ...errors import Conflict, CorruptData, InvalidRecord, NotFound, ThreadloomError
+from ...errors import (
+    Conflict,
+    CorruptData,
+    InvalidRecord,
+    NotFound,
+    ReadOnlyStore,
+    SchemaError,
+    ThreadloomError,
+)
 from ...paths import ensure_private_dir, open_private_file, session_index_path_for
 from ...records import (
     CheckpointRecord,
@@ -39,7 +47,7 @@ from ..rows import (
 )
 from .connection import ConnectionManager, Durability, translate_errors
 from .jsonl_index import JsonlSessionIndex
-from .schema import apply_migrations, plan_migrations
+from .schema import apply_migrations, plan_migrations, prepare_read_only
 from .siblings import held_by_siblings
 
 __all__ = ["SqliteBackend"]
@@ -127,10 +135,16 @@ class SqliteBackend(TransactionalBackend[sqlite3.Connection]):
         durability: ``normal`` (WAL, ``synchronous=NORMAL``) or ``full``.
         busy_timeout: Seconds to wait for another writer before :class:`StoreBusy`.
         migrate: Apply pending schema steps on open.
+        read_only: Open without writing anything: the file must exist, is opened
+            ``mode=ro`` with ``query_only``, keeps its journal mode, and pending schema
+            steps are overlaid in memory instead of applied; writes raise
+            :class:`~threadloom.errors.ReadOnlyStore`.
 
     Raises:
-        SchemaError: The database is newer than this threadloom.
+        SchemaError: The database is newer than this threadloom; or, read-only, it
+            is empty or has no ``threads`` table.
         CorruptData: The file is not a SQLite database (it is left untouched).
+        NotFound: Read-only, and the file does not exist.
         OSError: The directory or file cannot be created.
     """
 
@@ -143,11 +157,16 @@ class SqliteBackend(TransactionalBackend[sqlite3.Connection]):
         durability: Durability = Durability.NORMAL,
         busy_timeout: float = 5.0,
         migrate: bool = True,
+        read_only: bool = False,
     ) -> None:
         self.path = path
         self.location = str(path)
+        self.read_only = read_only
         if path.is_dir():
             raise ThreadloomError(f"the database path {path} is a directory, not a file")
+        if read_only:
+            self._open_read_only(path, durability, busy_timeout)
+            return
         ensure_private_dir(path.parent)
         if not path.exists():
             # Create the file ourselves so it is private from the start; SQLite gives
@@ -170,6 +189,29 @@ class SqliteBackend(TransactionalBackend[sqlite3.Connection]):
             self._conns.close()
             raise
 
+    def _open_read_only(self, path: Path, durability: Durability, busy_timeout: float) -> None:
+        if not path.exists():
+            raise NotFound(f"no database at {path}")
+        if path.stat().st_size == 0:
+            # SQLite would take an empty file for an empty database and a writer would
+            # create the schema in it; a reader says what it is.
+            raise SchemaError(f"{path} is an empty file (0 bytes), not a database")
+        self._conns = ConnectionManager(
+            path,
+            durability=durability,
+            busy_timeout=busy_timeout,
+            read_only=True,
+            on_open=lambda conn: prepare_read_only(conn, path),
+        )
+        self.session_index = JsonlSessionIndex(
+            session_index_path_for(path), fsync=False, lock_timeout=busy_timeout
+        )
+        try:
+            self._conns.connection()
+        except BaseException:
+            self._conns.close()
+            raise
+
     # -- lifecycle ---------------------------------------------------------------
 
     def close(self) -> None:
@@ -186,7 +228,13 @@ class SqliteBackend(TransactionalBackend[sqlite3.Connection]):
         return schema_info_from(plan_migrations(self._conns.connection(), self.path))
 
     def migrate(self) -> list[MigrationStep]:
-        """Apply pending steps; those applied by this call."""
+        """Apply pending steps; those applied by this call.
+
+        Raises:
+            ReadOnlyStore: The store was opened read-only.
+        """
+        if self.read_only:
+            raise ReadOnlyStore(f"cannot migrate {self.path}: the store was opened read-only")
         return steps_from(apply_migrations(self._conns.connection(), self.path))
 
     # The two read helpers catch driver errors with a plain try (translating them

@@ -13,13 +13,20 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 
 from ... import _forks
-from ...errors import Conflict, CorruptData, InvalidRecord, StoreBusy, ThreadloomError
+from ...errors import (
+    Conflict,
+    CorruptData,
+    InvalidRecord,
+    ReadOnlyStore,
+    StoreBusy,
+    ThreadloomError,
+)
 
 __all__ = ["ConnectionManager", "Durability", "translate_errors"]
 
@@ -137,18 +144,34 @@ class ConnectionManager:
         path: The database file.
         durability: ``normal`` or ``full``.
         busy_timeout: Seconds a statement waits for a lock before :class:`StoreBusy`.
+        read_only: Open every connection read-only (``mode=ro``, ``query_only``, no
+            WAL switch); :meth:`write` raises :class:`ReadOnlyStore`.
+        on_open: Run on each new read-only connection before ``query_only`` is set
+            (the backend's TEMP views of a database that needs schema steps).
     """
 
-    def __init__(self, path: Path, *, durability: Durability, busy_timeout: float) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        durability: Durability,
+        busy_timeout: float,
+        read_only: bool = False,
+        on_open: Callable[[sqlite3.Connection], object] | None = None,
+    ) -> None:
         self.path = path
         self.durability = durability
         self.busy_timeout = busy_timeout
+        self.read_only = read_only
+        self._on_open = on_open
         self._local = _Local()
         self._all: list[tuple[int, sqlite3.Connection]] = []
         self._registry_lock = threading.Lock()
         self._closed = False
 
     def _open(self) -> sqlite3.Connection:
+        if self.read_only:
+            return self._open_read_only()
         conn = sqlite3.connect(
             self.path,
             timeout=self.busy_timeout,
@@ -167,6 +190,30 @@ class ConnectionManager:
                 # Read-only media cannot switch to WAL; the store then works in the
                 # journal mode it has, so the answer is not checked.
                 conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        # mode=ro: SQLite neither creates the file nor writes it (no WAL switch, no
+        # schema step); query_only refuses writes even where the file is writable.
+        uri = Path(os.path.abspath(self.path)).as_uri() + "?mode=ro"
+        with translate_errors("failed to open the database read-only", self.path):
+            conn = sqlite3.connect(
+                uri,
+                uri=True,
+                timeout=self.busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+                cached_statements=256,
+            )
+        try:
+            with translate_errors("failed to configure the connection", self.path):
+                conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+                if self._on_open is not None:
+                    self._on_open(conn)
+                conn.execute("PRAGMA query_only = ON")
         except BaseException:
             conn.close()
             raise
@@ -203,7 +250,10 @@ class ConnectionManager:
 
         Raises:
             StoreBusy: The write lock could not be had within the busy timeout.
+            ReadOnlyStore: The store was opened read-only.
         """
+        if self.read_only:
+            raise ReadOnlyStore(f"{what}: the store at {self.path} was opened read-only")
         conn = self.connection()
         local = self._local
         with translate_errors(what, self.path):

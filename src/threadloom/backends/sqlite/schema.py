@@ -28,6 +28,7 @@ __all__ = [
     "MigrationPlan",
     "apply_migrations",
     "plan_migrations",
+    "prepare_read_only",
     "run_statements",
 ]
 
@@ -473,3 +474,89 @@ def apply_migrations(conn: sqlite3.Connection, path: Path | str) -> list[Migrati
                 raise
         applied.append(migration)
     return applied
+
+
+# -- reading a database that needs schema steps, without writing it ------------------
+
+#: Columns later steps added, computed the way those steps fill them (``t`` is the
+#: table's row; ``messages`` resolves to the overlay view when there is one).
+_DERIVED_COLUMNS: dict[str, dict[str, str]] = {
+    "messages": {
+        "parent_entry_id": (
+            "(SELECT m2.id FROM main.messages m2 WHERE m2.thread_id = t.thread_id AND "
+            "(m2.created_at < t.created_at OR (m2.created_at = t.created_at AND m2.id < t.id)) "
+            "ORDER BY m2.created_at DESC, m2.id DESC LIMIT 1)"
+        ),
+    },
+    "threads": {
+        "current_leaf_id": (
+            "(SELECT m.id FROM messages m WHERE m.thread_id = t.id "
+            "ORDER BY m.created_at DESC, m.id DESC LIMIT 1)"
+        ),
+    },
+    "thread_goals": {"continuation_count": "0"},
+}
+
+
+def _table_statements() -> list[tuple[str, str]]:
+    """``(table, CREATE TABLE statement)`` of every table the steps create."""
+    out = []
+    for statements in (_THREADS_V0, _WORKFLOW_V2, _GOALS_V3, _OWN_V1, _OWN_V2):
+        for statement in statements:
+            words = statement.split()
+            if words[:2] == ["CREATE", "TABLE"]:
+                out.append((words[5], statement))
+    return out
+
+
+def prepare_read_only(conn: sqlite3.Connection, path: Path | str) -> MigrationPlan:
+    """Make a database that needs schema steps readable as if they were applied.
+
+    Nothing is written to the file: what a pending step would add is overlaid with
+    TEMP objects of this connection only (they shadow ``main``'s for unqualified
+    names). A missing table becomes an empty TEMP table; a missing column becomes a
+    TEMP view of the table that computes it as the step would (the v0 message tree
+    from ``created_at`` order, goals' ``continuation_count`` as 0). Reads then give
+    what they would give after ``threadloom migrate``.
+
+    Returns:
+        The database's migration plan.
+
+    Raises:
+        SchemaError: The database is newer than this threadloom, empty, or has no
+            ``threads`` table (not a threadloom or CodeWhale database).
+        CorruptData: The file is not a SQLite database.
+    """
+    plan = plan_migrations(conn, path)
+    with translate_errors("failed to read the schema", path):
+        tables = {
+            str(row[0])
+            for row in conn.execute("SELECT name FROM main.sqlite_master WHERE type = 'table'")
+        }
+        if "threads" not in tables:
+            what = "an empty database" if not tables else "not a threadloom or CodeWhale database"
+            raise SchemaError(
+                f"{path} is {what} (it has no threads table)", found=plan.schema_version
+            )
+        if not plan.pending:
+            return plan
+        for table, statement in _table_statements():
+            if table not in tables:
+                conn.execute(statement.replace("CREATE TABLE IF NOT EXISTS", "CREATE TEMP TABLE"))
+        for table, derived in _DERIVED_COLUMNS.items():
+            schema = "main" if table in tables else "temp"
+            present = {row[1] for row in conn.execute(f"PRAGMA {schema}.table_info({table})")}
+            missing = {name: expr for name, expr in derived.items() if name not in present}
+            if not missing:
+                continue
+            if schema == "temp":  # our own empty table: a plain column will do
+                for name in missing:
+                    conn.execute(f"ALTER TABLE temp.{table} ADD COLUMN {name} INTEGER")
+                continue
+            extra = ", ".join(f"{expr} AS {name}" for name, expr in missing.items())
+            # rowid is kept as a column: queries break ties on it, and a view has none.
+            conn.execute(
+                f"CREATE TEMP VIEW {table} AS SELECT t.rowid AS rowid, t.*, {extra} "
+                f"FROM main.{table} AS t"
+            )
+    return plan
