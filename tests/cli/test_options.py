@@ -49,8 +49,6 @@ def test_every_numeric_option_uses_the_shared_types() -> None:
         f"{name} {option.opts[0]}: {type(option.type).__name__}"
         for name, option in numeric
         if not isinstance(option.type, Count | Days)
-        # copy_cmd.py belongs to the copy work; its --batch-size joins COUNT at merge.
-        and (name, option.opts[0]) != ("copy", "--batch-size")
     ]
     assert stray == []
 

@@ -11,6 +11,7 @@ from rich.table import Table
 from ..copy import CopyMode, DestinationNotEmpty, TableReport, copy_store
 from ..store import StateStore
 from .context import CliError, console, emit_json, json_option, wants_json
+from .params import COUNT
 
 __all__ = ["COMMANDS"]
 
@@ -29,7 +30,9 @@ def _open(where: str, *, create: bool) -> StateStore:
 @click.command("copy")
 @click.argument("src")
 @click.argument("dst")
-@click.option("--batch-size", default=500, show_default=True, help="Rows per transaction.")
+@click.option(
+    "--batch-size", type=COUNT, default=500, show_default=True, help="Rows per transaction."
+)
 @click.option(
     "--resume",
     is_flag=True,
