@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.require import ENV_FAULTS, skip_unless_required
 from threadloom import StateStore, ThreadloomError, ThreadMetadata, errors
 
 from ._support import check_integrity, record
@@ -24,16 +25,25 @@ def _mount(args: list[str]) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(["mount", *args], capture_output=True, check=False)
 
 
+def mount_tmpfs(point: Path) -> None:
+    """Mount a 1 MiB tmpfs on ``point``, or skip (fail under THREADLOOM_REQUIRE_ENV_FAULTS=1)."""
+    if os.geteuid() != 0:
+        skip_unless_required(
+            ENV_FAULTS, "mounting a tmpfs needs root (the full-disk and read-only-media cases)"
+        )
+    done = _mount(["-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(point)])
+    if done.returncode != 0:
+        skip_unless_required(
+            ENV_FAULTS, f"cannot mount a tmpfs here: {done.stderr.decode().strip()}"
+        )
+
+
 @pytest.fixture
 def tmpfs(tmp_path: Path) -> Iterator[Path]:
     """A 1 MiB tmpfs mounted for the test (skipped where mounting is not allowed)."""
     point = tmp_path / "mnt"
     point.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root (the full-disk and read-only-media cases)")
-    done = _mount(["-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(point)])
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    mount_tmpfs(point)
     try:
         yield point
     finally:
@@ -152,7 +162,9 @@ def _unprivileged() -> tuple[int, int] | None:
         return None
     ids = _nobody()
     if ids is None:
-        pytest.skip("running as root and there is no 'nobody' user to drop privileges to")
+        skip_unless_required(
+            ENV_FAULTS, "running as root and there is no 'nobody' user to drop privileges to"
+        )
     return ids
 
 
