@@ -8,6 +8,7 @@ all.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -64,7 +65,7 @@ def test_tmpfs_without_root_fails_under_the_switch(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, switch: str
 ) -> None:
     # As a user who may not mount: the full-disk and read-only-media tests cannot run.
-    monkeypatch.setattr(test_environment_faults.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
     monkeypatch.setenv(require.ENV_FAULTS, switch)
     expected = pytest.fail.Exception if switch == "1" else pytest.skip.Exception
     with pytest.raises(expected, match="mounting a tmpfs needs root"):
