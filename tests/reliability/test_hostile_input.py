@@ -39,7 +39,8 @@ from threadloom._json import MAX_DEPTH
 
 from ._support import TABLES, check_integrity, record
 
-ALLOWED = (ThreadloomError, ValueError, TypeError)
+# Every refusal is a ThreadloomError (wrong types: InvalidType, also a TypeError).
+ALLOWED = (ThreadloomError,)
 
 SQL_METACHARACTERS = [
     "'",
