@@ -56,7 +56,7 @@ def _nested(depth: int) -> Any:
 ITEMS: list[Any] = [
     {"type": "text", "b": 1, "a": 2, "C": 3, "_": 4, "aa": 5, "A": 6},
     {"é": "ü", "😀": "emoji key", "\uffff": "BMP max", "z": "€", "ä": "after z"},
-    {"ctrl": "\u0000\u0001\u001f\u007f", "esc": "\"\\/\b\f\n\r\t", "seps": "\u2028\u2029"},
+    {"ctrl": "\u0000\u0001\u001f\u007f", "esc": '"\\/\b\f\n\r\t', "seps": "\u2028\u2029"},
     {"floats": FLOATS},
     {"ints": [0, -1, 2**53 + 1, 2**63 - 1, -(2**63), 2**64 - 1]},
     {"empty": [{}, [], "", None, False, True]},
@@ -97,7 +97,13 @@ THREAD = ThreadMetadata.create("golden", name="golden", cwd="/w", now=1)
 def _oracle_ops() -> list[dict[str, Any]]:
     ops: list[dict[str, Any]] = [{"op": "upsert_thread", "thread": THREAD.to_dict()}]
     ops += [
-        {"op": "append_message", "thread_id": "golden", "role": "user", "content": "c", "item": item}
+        {
+            "op": "append_message",
+            "thread_id": "golden",
+            "role": "user",
+            "content": "c",
+            "item": item,
+        }
         for item in ITEMS
     ]
     ops += [
