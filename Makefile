@@ -18,6 +18,9 @@ install: $(BIN)/.installed
 run: $(BIN)/.installed
 	$(BIN)/threadloom demo --if-empty
 	$(BIN)/threadloom threads
+	@echo
+	@echo "threadloom is installed in $(BIN)/: run $(BIN)/threadloom --help,"
+	@echo "or activate the environment first (. $(BIN)/activate) and run threadloom --help."
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests bench examples

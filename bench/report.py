@@ -13,7 +13,21 @@ from pathlib import Path
 
 from .runner import Results
 
-__all__ = ["machine_facts", "write_report"]
+__all__ = [
+    "README_END",
+    "README_START",
+    "machine_facts",
+    "readme_summary",
+    "write_readme_summary",
+    "write_report",
+]
+
+#: The README's benchmark summary lives between these lines; ``make bench`` rewrites
+#: it from the same results as ``docs/benchmarks.md``, so the two always agree.
+README_START = "<!-- bench-summary:start: written by `make bench` (bench/report.py) -->"
+README_END = "<!-- bench-summary:end -->"
+
+Target = tuple[str, str, bool | None]
 
 _TL_N, _TL_F = "threadloom normal", "threadloom full"
 _RAW_N, _RAW_F = "raw SQL normal", "raw SQL full"
@@ -101,9 +115,77 @@ def ratio(results: Results, workload: str, ours: str, theirs: str) -> float | No
     return None if a is None or b is None or b == 0 else a / b
 
 
-def _targets(results: Results) -> list[tuple[str, str, bool | None]]:
+def _held_mark(held: bool | None) -> str:
+    return "—" if held is None else ("yes" if held else "**no**")
+
+
+def _target_row(target: Target) -> str:
+    name, evidence, held = target
+    return f"| {name} | {evidence} | {_held_mark(held)} |"
+
+
+def _is_floor_target(target: Target) -> bool:
+    return "within 1.5× of the floor" in target[0]
+
+
+def readme_summary(targets: list[Target], reps: int, minutes: float) -> list[str]:
+    """The README's benchmark summary: the run, every missed target, the headline ones.
+
+    Rows are the exact rows of the report's Targets table, so the README cannot say
+    anything the report does not.
+    """
+    missed = [t for t in targets if t[2] is False]
+    floor = [t for t in targets if _is_floor_target(t)]
+    floor_held = sum(t[2] is True for t in floor)
+    headline = [t for t in targets if not _is_floor_target(t)]
+    lines = [
+        f"From the run in [docs/benchmarks.md](docs/benchmarks.md) ({reps} interleaved "
+        f"repetitions, {minutes:.1f} minutes, medians): "
+        f"{sum(t[2] is True for t in targets)} of {len(targets)} targets held.",
+        "",
+    ]
+    if missed:
+        lines += [
+            f"Missed ({len(missed)}):",
+            "",
+            "| target | measured | held |",
+            "| --- | --- | --- |",
+            *(_target_row(t) for t in missed),
+            "",
+        ]
+    else:
+        lines += ["Missed: none.", ""]
+    lines += [
+        "Against the original and the peers:",
+        "",
+        "| target | measured | held |",
+        "| --- | --- | --- |",
+        *(_target_row(t) for t in headline),
+        "",
+        f"Within 1.5× of the raw-SQL floor: {floor_held} of {len(floor)} "
+        "(workload by workload in the report).",
+    ]
+    return lines
+
+
+def write_readme_summary(readme: Path, lines: list[str]) -> None:
+    """Replace the text between :data:`README_START` and :data:`README_END` in ``readme``.
+
+    Raises:
+        ValueError: The markers are missing or out of order (nothing is written).
+    """
+    text = readme.read_text(encoding="utf-8")
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        raise ValueError(f"{readme} has no {README_START!r} ... {README_END!r} block")
+    body = "\n".join(lines)
+    new = text[: start + len(README_START)] + "\n" + body + "\n" + text[end:]
+    readme.write_text(new, encoding="utf-8")
+
+
+def _targets(results: Results) -> list[Target]:
     """(target, evidence, held) for every target of the issue."""
-    out: list[tuple[str, str, bool | None]] = []
+    out: list[Target] = []
 
     def check(name: str, value: float | None, limit: float, text: str) -> None:
         held = None if value is None else value <= limit
@@ -254,9 +336,22 @@ GAP_NOTES = [
 ]
 
 
-def write_report(results: Results, out: Path) -> tuple[Path, Path]:
-    """Write ``benchmarks.md`` and ``benchmarks.png`` into ``out``."""
+def write_report(results: Results, out: Path, readme: Path | None = None) -> tuple[Path, Path]:
+    """Write ``benchmarks.md`` and ``benchmarks.png`` into ``out``, and the summary.
+
+    Args:
+        results: One run.
+        out: The report's directory (``docs``).
+        readme: The README whose summary block to rewrite from the same run; by
+            default ``README.md`` beside ``out`` when it exists.
+
+    Raises:
+        ValueError: That README has no summary block.
+    """
     out.mkdir(parents=True, exist_ok=True)
+    if readme is None and (out.parent / "README.md").exists():
+        readme = out.parent / "README.md"
+    targets = _targets(results)
     md, png = out / "benchmarks.md", out / "benchmarks.png"
     _plot(results, png)
     names = results.contenders
@@ -309,9 +404,7 @@ def write_report(results: Results, out: Path) -> tuple[Path, Path]:
         cells = [_fmt_ratio(ratio(results, w.key, a, b)) for _, a, b in _RATIOS]
         lines.append(f"| {w.key} | " + " | ".join(cells) + " |")
     lines += ["", "## Targets", "", "| target | measured | held |", "| --- | --- | --- |"]
-    for name, evidence, held in _targets(results):
-        mark = "—" if held is None else ("yes" if held else "**no**")
-        lines.append(f"| {name} | {evidence} | {mark} |")
+    lines += [_target_row(t) for t in targets]
     lines += ["", "## How cost grows with size", "", "![cost vs size](benchmarks.png)", ""]
     if results.replay:
         r = results.replay
@@ -375,4 +468,6 @@ def write_report(results: Results, out: Path) -> tuple[Path, Path]:
         "",
     ]
     md.write_text("\n".join(lines), encoding="utf-8")
+    if readme is not None:
+        write_readme_summary(readme, readme_summary(targets, results.reps, results.seconds / 60))
     return md, png

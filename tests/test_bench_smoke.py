@@ -11,6 +11,11 @@ from bench.contenders.rawsql import RawSqlContender
 from bench.runner import run_suite
 from bench.workloads import Workload, workloads
 
+from tests.support.require import PEERS, required, skip_unless_required
+
+#: The peers of the ``bench`` extra, by contender name (``bench.contenders.peers``).
+PEER_NAMES = {"Agents SDK SQLiteSession", "LangGraph SqliteSaver"}
+
 
 def _expected_ops(w: Workload) -> int:
     if w.family == "checkpoint":
@@ -49,13 +54,18 @@ def test_every_workload_runs_and_counts_ops(tmp_path: Path) -> None:
 def test_peers_run_when_installed(tmp_path: Path, family: str) -> None:
     from bench.contenders.peers import available_peers
 
+    installed = available_peers()
+    if required(PEERS):
+        # CI installs the bench extra: every peer must be there, not just one.
+        assert {p.name for p in installed} == PEER_NAMES
     peers = [
-        p
-        for p in available_peers()
-        if p.supports(next(w for w in workloads(0.001) if w.family == family))
+        p for p in installed if p.supports(next(w for w in workloads(0.001) if w.family == family))
     ]
     if not peers:
-        pytest.skip("no peer library installed with an equivalent operation")
+        skip_unless_required(
+            PEERS,
+            "no peer library installed with an equivalent operation (pip install -e '.[bench]')",
+        )
     suite = [w for w in workloads(scale=0.001) if w.family == family]
     results = run_suite(peers, suite, reps=1, workdir=tmp_path)
     assert results.failures == {}

@@ -17,8 +17,10 @@ from typing import Any
 
 import pytest
 
+from tests.support.legacy_v0 import message_tree, random_v0
 from tests.support.ops import apply_op
-from threadloom import CorruptData, SchemaError, StateStore
+from tests.support.shared import require_fixtures
+from threadloom import CorruptData, SchemaError, StateStore, ThreadGoalRecord
 from threadloom.backends.sqlite import schema as schema_module
 from threadloom.backends.sqlite.schema import OWN_SCHEMA_VERSION, SCHEMA_VERSION
 
@@ -315,3 +317,78 @@ def test_newer_threadloom_tables_raise_schema_error_and_are_untouched(tmp_path: 
         StateStore.open(db, migrate=False)
     assert (caught.value.found, caught.value.supported) == (99, OWN_SCHEMA_VERSION)
     assert _sha(db) == before
+
+
+# -- the v0 derivation on random histories; goal usage after every migration -----------
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_v0_parents_follow_time_order_and_the_leaf_ends_the_chain(
+    seed: int, tmp_path: Path
+) -> None:
+    db = tmp_path / "state.db"
+    random_v0(db, seed)
+    with sqlite3.connect(db) as conn:
+        before = conn.execute("SELECT id, thread_id, created_at FROM messages").fetchall()
+    conn.close()
+    with StateStore.open(db) as store:
+        parents, leaves = message_tree(db)
+        for thread_id in {t for _, t, _ in before} & set(leaves):  # not the orphan L-ghost
+            chain = [mid for _, mid in sorted((s, m) for m, t, s in before if t == thread_id)]
+            # Each message's parent is the one before it by (created_at, id).
+            assert [parents[m] for m in chain] == [None, *chain[:-1]]
+            assert leaves[thread_id] == chain[-1]
+            # So the active branch is the whole history, oldest first.
+            assert [m.id for m in store.list_messages(thread_id, 10**6)] == chain
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_goal_usage_after_migrating(version: int, tmp_path: Path) -> None:
+    db = _copy_legacy(version, tmp_path)
+    with StateStore.open(db) as store:
+        goal = ThreadGoalRecord.from_dict(
+            {
+                "thread_id": "L-chain",
+                "goal_id": "g",
+                "objective": "migrated",
+                "status": "active",
+                "token_budget": 1000,
+                "tokens_used": 5,
+                "time_used_seconds": 7,
+                "created_at": 10,
+                "updated_at": 20,
+            }
+        )
+        store.upsert_thread_goal(goal)
+        after = store.record_thread_goal_usage("L-chain", 100, 3, now=15)
+        assert after is not None
+        assert (after.tokens_used, after.time_used_seconds, after.updated_at) == (105, 10, 20)
+        after = store.record_thread_goal_usage("L-chain", 1, 1, now=30)
+        assert after is not None and (after.tokens_used, after.updated_at) == (106, 30)
+        assert after.continuation_count == 0
+        assert store.record_thread_goal_usage("L-ghost-none", 1, 1) is None
+
+
+def test_goal_usage_on_goals_the_original_wrote(tmp_path: Path) -> None:
+    # seed_v3/state.db: goals the seed wrote at schema 3, before the v4 step that adds
+    # continuation_count; usage adds to the original's stored counters.
+    source = require_fixtures() / "seed_v3" / "state.db"
+    db = tmp_path / "state.db"
+    shutil.copyfile(source, db)
+    with sqlite3.connect(db) as conn:
+        stored = conn.execute(
+            "SELECT thread_id, tokens_used, time_used_seconds, updated_at FROM thread_goals"
+        ).fetchall()
+    conn.close()
+    assert stored, "the fixture has goals"
+    with StateStore.open(db) as store:
+        assert store.schema_info().schema_version == SCHEMA_VERSION
+        for thread_id, tokens, seconds, updated in stored:
+            if store.get_thread(thread_id) is None:
+                continue  # an orphan the seed left behind
+            after = store.record_thread_goal_usage(thread_id, 250, 4, now=updated - 1)
+            assert after is not None
+            assert (after.tokens_used, after.time_used_seconds) == (tokens + 250, seconds + 4)
+            assert after.updated_at == updated  # never goes back
+            assert after.continuation_count == 0
+            assert store.get_thread_goal(thread_id) == after

@@ -318,8 +318,11 @@ def test_busy_timeout_option(tmp_path: Path) -> None:
     ],
 )
 def test_bad_open_options(tmp_path: Path, options: dict[str, Any], error: type) -> None:
-    with pytest.raises(error):
+    # Both the built-in class (for callers that catch it) and threadloom's base class.
+    with pytest.raises(error) as raised:
         StateStore.open(tmp_path / "state.db", **options)
+    assert isinstance(raised.value, ThreadloomError)
+    assert not (tmp_path / "state.db").exists()
 
 
 def test_directory_path_is_refused(tmp_path: Path) -> None:

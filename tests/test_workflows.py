@@ -23,33 +23,15 @@ from threadloom import (
     StateStore,
     compute_leaf_input_hash,
 )
-from threadloom.backends.sqlite import SqliteBackend
 from threadloom.workflows import WorkflowStore
 
 StoreFactory = Callable[..., StateStore]
 
 
-def _skip_without_traces(backend_name: str) -> None:
-    # Until the PostgreSQL backend grows workflow_trace_backend(), skip before paying
-    # for a fresh schema per test.
-    if backend_name.startswith("postgres"):
-        try:
-            from threadloom.backends.postgres import PostgresBackend
-        except ImportError:
-            return
-        if not hasattr(PostgresBackend, "workflow_trace_backend"):
-            pytest.skip("PostgresBackend has no workflow_trace_backend() yet")
-
-
 @pytest.fixture
-def wf(make_store: StoreFactory, request: pytest.FixtureRequest) -> WorkflowStore:
+def wf(make_store: StoreFactory) -> WorkflowStore:
     """The workflow store of a fresh store with a step clock."""
-    _skip_without_traces(str(request.node.callspec.params.get("make_store", "")))
-    store = make_store(clock=StepClock())
-    backend = store.backend
-    if not isinstance(backend, SqliteBackend) and not hasattr(backend, "workflow_trace_backend"):
-        pytest.skip(f"{type(backend).__name__} has no workflow_trace_backend() yet")
-    return store.workflows
+    return make_store(clock=StepClock()).workflows
 
 
 def _count_rows(wf: WorkflowStore, run_id: str) -> int:

@@ -17,7 +17,7 @@ from threadloom.workflows import canonical_json
 _json_scalars = (
     st.none()
     | st.booleans()
-    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.integers(min_value=-(2**53), max_value=2**53)  # RFC 8785: exact doubles only
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text()
 )

@@ -1,38 +1,212 @@
-"""JSON encoding and decoding of stored values, in one place.
+"""JSON encoding and decoding of stored values and of hashed values, in one place.
 
-Stored JSON is written the way the original writes it (serde_json without
-``preserve_order``): object keys sorted, no insignificant whitespace, non-ASCII
-characters as they are. Keeping every encode and decode here lets the codec be
-measured and swapped without touching the backends.
+Stored JSON is written byte for byte the way the original writes it (serde_json
+without ``preserve_order``): object keys sorted, no insignificant whitespace,
+non-ASCII characters as they are, floats in serde_json's (ryu's) shortest form
+(``1e300``, ``1e-7``, ``1000000000000000.0``, ``1e16``). Hashed JSON (workflow replay
+keys) is RFC 8785 (JCS) canonical JSON, which any language can reproduce: keys in
+UTF-16 order, numbers as ECMAScript prints them (``1e+30``, ``4.5``, ``1`` for
+``1.0``). Both go through one encoder, :func:`_iterencode`, that differs only in how
+it prints floats and orders keys; orjson is a faster path to the same storage bytes.
+Keeping every encode and decode here lets the codec be measured and swapped without
+touching the backends.
 """
 
 from __future__ import annotations
 
 import gc
 import json
+import json.encoder
+import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from .errors import CorruptData, InvalidRecord
 
-__all__ = ["MAX_DEPTH", "JSONValue", "decode_json", "decode_text", "encode_json"]
+__all__ = [
+    "MAX_DEPTH",
+    "JSONValue",
+    "decode_json",
+    "decode_text",
+    "encode_jcs",
+    "encode_json",
+    "jcs_number",
+    "serde_float",
+]
 
 #: A value that can be stored as JSON (checkpoint states, message items, tool schemas).
 JSONValue = Any
 
-_encoder = json.JSONEncoder(
-    ensure_ascii=False,
-    allow_nan=False,
-    sort_keys=True,
-    separators=(",", ":"),
-)
 _stdlib_decode = json.JSONDecoder().decode
 
 #: The original (serde_json) refuses to parse JSON nested this deep: a checkpoint of
 #: 127 nested arrays reads back there, 128 reads as null, and a message item or a
 #: tool schema that deep fails the whole read. So we never write one.
 MAX_DEPTH = 128
+
+
+def _shortest_digits(value: float) -> tuple[str, int]:
+    """The shortest round-trip digits of finite, nonzero ``abs(value)`` and the decimal
+    point's position: ``value == 0.<digits> * 10**point``.
+
+    ``float.__repr__`` gives the shortest digits that read back as the same float, the
+    digits serde_json's ryu and ECMAScript print too; only the layout differs.
+    """
+    mantissa, _, exponent = float.__repr__(abs(value)).partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    digits = whole + fraction
+    point = len(whole) + (int(exponent) if exponent else 0)
+    significant = digits.lstrip("0")
+    point -= len(digits) - len(significant)
+    return significant.rstrip("0"), point
+
+
+def _refuse_non_finite(value: float) -> None:
+    if not math.isfinite(value):
+        raise ValueError(f"Out of range float values are not JSON compliant: {value!r}")
+
+
+def serde_float(value: float) -> str:
+    """``value`` as serde_json (the original) writes an ``f64``: ryu's layout.
+
+    Raises:
+        ValueError: NaN or an infinity (not JSON).
+    """
+    _refuse_non_finite(value)
+    sign = "-" if math.copysign(1.0, value) < 0 else ""
+    if value == 0:
+        return sign + "0.0"
+    digits, point = _shortest_digits(value)
+    length = len(digits)
+    if length <= point <= 16:
+        body = digits + "0" * (point - length) + ".0"
+    elif 0 < point <= 16:
+        body = f"{digits[:point]}.{digits[point:]}"
+    elif -5 < point <= 0:
+        body = "0." + "0" * -point + digits
+    else:
+        body = digits[0] + (f".{digits[1:]}" if length > 1 else "") + f"e{point - 1}"
+    return sign + body
+
+
+#: Integers JCS can carry: RFC 8785 numbers are IEEE doubles, exact up to 2**53.
+JCS_MAX_INT = 2**53
+
+
+def jcs_number(value: float) -> str:
+    """``value`` as RFC 8785 (JCS) writes a number: ECMAScript's ``Number.toString``.
+
+    Raises:
+        ValueError: NaN or an infinity (not JSON).
+    """
+    _refuse_non_finite(value)
+    if value == 0:
+        return "0"  # -0 too
+    sign = "-" if value < 0 else ""
+    digits, point = _shortest_digits(value)
+    length = len(digits)
+    if length <= point <= 21:
+        body = digits + "0" * (point - length)
+    elif 0 < point <= 21:
+        body = f"{digits[:point]}.{digits[point:]}"
+    elif -6 < point <= 0:
+        body = "0." + "0" * -point + digits
+    else:
+        exponent = point - 1
+        body = (
+            digits[0]
+            + (f".{digits[1:]}" if length > 1 else "")
+            + ("e+" if exponent >= 0 else "e-")
+            + str(abs(exponent))
+        )
+    return sign + body
+
+
+def _refuse_default(value: object) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _iterencode(value: JSONValue, floatstr: Callable[[float], str], sort_keys: bool) -> str:
+    """The one encoder of stored and hashed JSON: compact, non-ASCII as is.
+
+    The stdlib's pure-Python encoder loop, which lets the float layout be chosen
+    (its C loop always prints ``repr``). Everything else is the ``json`` module's:
+    string escapes, int keys written as strings, tuples as lists, circular
+    references and non-JSON values refused.
+
+    Raises:
+        TypeError: A value or key that is not JSON, or keys that cannot be sorted.
+        ValueError: NaN or an infinity, or a circular reference.
+        RecursionError: Nesting past Python's recursion limit.
+    """
+    chunks = json.encoder._make_iterencode(  # type: ignore[attr-defined]
+        {},
+        _refuse_default,
+        json.encoder.py_encode_basestring,
+        None,
+        floatstr,
+        ":",
+        ",",
+        sort_keys,
+        False,
+        True,
+    )
+    parts: Iterator[str] = chunks(value, 0)
+    return "".join(parts)
+
+
+def _storage_text(value: JSONValue) -> str:
+    return _iterencode(value, serde_float, True)
+
+
+def _utf16_key(key: str) -> bytes:
+    return key.encode("utf-16-be", "surrogatepass")
+
+
+def _jcs_ready(value: JSONValue, depth: int = 0) -> JSONValue:
+    """A copy of ``value`` with JCS's rules applied that the encoder cannot apply.
+
+    Objects get their keys in UTF-16 code-unit order (RFC 8785 section 3.2.3; Python
+    sorts by code point, which differs past U+FFFF); integers must be exact doubles.
+
+    Raises:
+        InvalidRecord: A non-string key, or an integer beyond +-2**53.
+    """
+    if depth > MAX_DEPTH:
+        raise InvalidRecord(f"value is nested too deeply: {MAX_DEPTH} levels or more")
+    if isinstance(value, Mapping):
+        for key in value:
+            if not isinstance(key, str):
+                # json.dumps would write 1, True and None keys as "1", "true", "null":
+                # {1: x} and {"1": x} would then hash alike.
+                raise InvalidRecord(f"hashed JSON has a non-string key {key!r}")
+        return {key: _jcs_ready(value[key], depth + 1) for key in sorted(value, key=_utf16_key)}
+    if isinstance(value, list | tuple):
+        return [_jcs_ready(item, depth + 1) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > JCS_MAX_INT:
+        raise InvalidRecord(
+            f"integer {value} is beyond +-2**53: RFC 8785 numbers are IEEE doubles, so "
+            "another language would read it rounded; pass it as a string"
+        )
+    return value
+
+
+def encode_jcs(value: JSONValue) -> str:
+    """Encode ``value`` as RFC 8785 (JCS) canonical JSON text.
+
+    Raises:
+        InvalidRecord: The value is not JSON (a set, an object, NaN, a non-string key),
+            holds an integer beyond +-2**53, or is nested too deeply.
+    """
+    ready = _jcs_ready(value)
+    try:
+        return _iterencode(ready, jcs_number, False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidRecord(f"value is not JSON-serializable: {exc}") from exc
+    except RecursionError as exc:
+        raise InvalidRecord("value is nested too deeply to encode as JSON") from exc
+
 
 _fast_dumps: Callable[..., bytes] | None
 try:
@@ -102,7 +276,8 @@ def encode_json(value: JSONValue, what: str) -> str:
         what: What the value is, for the error message (``"message item"``).
 
     Returns:
-        The JSON text, keys sorted, compact.
+        The JSON text, keys sorted, compact, floats as serde_json writes them: the
+        bytes the original stores for the same value.
 
     Raises:
         InvalidRecord: The value is not JSON-serializable (a set, an object, NaN or
@@ -113,7 +288,7 @@ def encode_json(value: JSONValue, what: str) -> str:
     if text is not None:
         return text  # checked for depth already
     try:
-        text = _encoder.encode(value)
+        text = _storage_text(value)
     except (TypeError, ValueError) as exc:
         raise InvalidRecord(f"{what} is not JSON-serializable: {exc}") from exc
     except RecursionError as exc:
@@ -152,8 +327,9 @@ def _encode_fast(value: JSONValue) -> str | None:
     stdlib refuses them); integers past 64 bits and non-str keys raise (the stdlib
     accepts them). Raising catches the last ones; :func:`_plain_depth` the others;
     either way (and for values nested MAX_DEPTH deep) the stdlib encoder then
-    decides. Floats may be formatted differently only where both texts decode to the
-    same float (``1e-7`` and ``1e-07``).
+    decides. orjson prints floats with ryu's digits and layout, as serde_json does,
+    except that it writes a positive exponent as ``e+16`` where serde_json writes
+    ``e16``: a text with ``e+`` after a digit goes to :func:`_storage_text` too.
     """
     if _fast_dumps is None:
         return None
@@ -161,11 +337,16 @@ def _encode_fast(value: JSONValue) -> str | None:
         data = _fast_dumps(value, default=_refuse, option=_FAST_OPTIONS)
     except TypeError:  # orjson.JSONEncodeError, including nesting past 255
         return None
+    if b"e+" in data and _POSITIVE_EXPONENT.search(data):
+        return None
     depth = _plain_depth(value, data)
     if depth is None or depth >= MAX_DEPTH:
         return None
     return data.decode()
 
+
+#: A float printed with a positive exponent (or a string that looks like one).
+_POSITIVE_EXPONENT = re.compile(rb"[0-9]e\+")
 
 _PLAIN_TYPES = frozenset({dict, list, tuple, str, int, float, bool, type(None)})
 _CONTAINERS = frozenset({dict, list, tuple})

@@ -2,7 +2,9 @@
 
 Every error the store raises on purpose derives from :class:`ThreadloomError`, so a
 caller can catch one class. Errors caused by a driver (``sqlite3``, ``psycopg``) are
-chained with ``raise ... from exc`` so the original cause stays visible.
+chained with ``raise ... from exc`` so the original cause stays visible. Bad arguments
+are also the built-in error Python code expects: :class:`InvalidRecord` is a
+``ValueError`` (a wrong value), :class:`InvalidType` also a ``TypeError`` (a wrong type).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ __all__ = [
     "Conflict",
     "CorruptData",
     "InvalidRecord",
+    "InvalidType",
     "NotFound",
     "ReadOnlyStore",
     "SchemaError",
@@ -69,3 +72,11 @@ class ReadOnlyStore(ThreadloomError):
 
 class InvalidRecord(ThreadloomError, ValueError):
     """A record or argument does not have the shape the original accepts."""
+
+
+class InvalidType(InvalidRecord, TypeError):
+    """An argument or record field has the wrong Python type (``upsert_thread("t1")``).
+
+    Also a ``TypeError``, as Python's own functions raise, and an
+    :class:`InvalidRecord`, so ``except InvalidRecord`` catches every bad argument.
+    """

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Self, TypeVar
 
 from ._json import JSONValue
-from .errors import InvalidRecord
+from .errors import InvalidRecord, InvalidType
 
 __all__ = [
     "I64_MAX",
@@ -96,9 +96,9 @@ _R = TypeVar("_R")
 
 
 def check_str(value: object, name: str) -> str:
-    """Return ``value`` if it is a ``str``; raise :class:`InvalidRecord` otherwise."""
+    """Return ``value`` if it is a ``str``; raise :class:`InvalidType` otherwise."""
     if not isinstance(value, str):
-        raise InvalidRecord(f"{name} must be a string, got {type(value).__name__}")
+        raise InvalidType(f"{name} must be a string, got {type(value).__name__}")
     return value
 
 
@@ -114,7 +114,7 @@ def check_path(value: object, name: str) -> str | None:
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
     if not isinstance(value, str):
-        raise InvalidRecord(f"{name} must be a path string, got {type(value).__name__}")
+        raise InvalidType(f"{name} must be a path string, got {type(value).__name__}")
     return value
 
 
@@ -124,7 +124,7 @@ def check_i64(value: object, name: str) -> int:
         if isinstance(value, int) and not isinstance(value, bool):
             value = int(value)
         else:
-            raise InvalidRecord(f"{name} must be an integer, got {type(value).__name__}")
+            raise InvalidType(f"{name} must be an integer, got {type(value).__name__}")
     if not I64_MIN <= value <= I64_MAX:
         raise InvalidRecord(f"{name} is out of the 64-bit integer range: {value}")
     return value
@@ -138,7 +138,7 @@ def check_opt_i64(value: object, name: str) -> int | None:
 def check_bool(value: object, name: str) -> bool:
     """Return ``value`` if it is a ``bool``."""
     if not isinstance(value, bool):
-        raise InvalidRecord(f"{name} must be a boolean, got {type(value).__name__}")
+        raise InvalidType(f"{name} must be a boolean, got {type(value).__name__}")
     return value
 
 
@@ -173,7 +173,7 @@ def _require(data: Mapping[str, Any], key: str, record: str) -> Any:
 
 def _mapping(data: object, record: str) -> Mapping[str, Any]:
     if not isinstance(data, Mapping):
-        raise InvalidRecord(f"{record} must be a JSON object, got {type(data).__name__}")
+        raise InvalidType(f"{record} must be a JSON object, got {type(data).__name__}")
     return data
 
 

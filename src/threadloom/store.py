@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._json import JSONValue, encode_json
 from .backend import Backend, MigrationStep, SchemaInfo, ToolRow
-from .errors import InvalidRecord, ReadOnlyStore
+from .errors import InvalidRecord, InvalidType, ReadOnlyStore
 from .paths import default_state_db_path
 from .records import (
     I64_MAX,
@@ -33,6 +33,7 @@ from .records import (
     ThreadListFilters,
     ThreadMetadata,
     ThreadStatus,
+    check_bool,
     check_enum,
     check_i64,
     check_opt_str,
@@ -58,16 +59,16 @@ def _limit(value: object, default: int, name: str = "limit") -> int:
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int or None, got {type(value).__name__}")
+        raise InvalidType(f"{name} must be an int or None, got {type(value).__name__}")
     if value < 0:
-        raise ValueError(f"{name} must not be negative, got {value}")
+        raise InvalidRecord(f"{name} must not be negative, got {value}")
     return min(value, I64_MAX)
 
 
 def _message_id(value: object) -> int:
     """A message id given as ``int`` or as decimal text (the original took ``&str``)."""
     if isinstance(value, bool):
-        raise InvalidRecord("message id must be an integer, got bool")
+        raise InvalidType("message id must be an integer, got bool")
     if isinstance(value, int):
         return check_i64(value, "message id")
     if isinstance(value, str):
@@ -79,13 +80,13 @@ def _message_id(value: object) -> int:
         ):
             return check_i64(int(text), "message id")
         raise InvalidRecord(f"message id must be an integer, got {value!r}")
-    raise InvalidRecord(f"message id must be an integer, got {type(value).__name__}")
+    raise InvalidType(f"message id must be an integer, got {type(value).__name__}")
 
 
 def _check_thread(thread: ThreadMetadata) -> ThreadMetadata:
     """Check a thread's field types cheaply (this is on the per-message hot path)."""
     if not isinstance(thread, ThreadMetadata):
-        raise TypeError(f"thread must be a ThreadMetadata, got {type(thread).__name__}")
+        raise InvalidType(f"thread must be a ThreadMetadata, got {type(thread).__name__}")
     if not isinstance(thread.status, ThreadStatus) or not isinstance(thread.source, SessionSource):
         thread = replace(
             thread,
@@ -186,6 +187,9 @@ class StateStore:
             CorruptData: The file is not a SQLite database (left untouched).
             StoreBusy: Another process held the lock past ``busy_timeout`` while migrating.
             NotFound: ``read_only`` and the SQLite file does not exist.
+            InvalidRecord: ``durability``, ``busy_timeout`` or a pool size is out of
+                range (a ``ValueError``); :class:`~threadloom.errors.InvalidType` (a
+                ``TypeError``) for options the backend does not take.
             ThreadloomError: The path is a directory, or PostgreSQL support is missing.
             OSError: The directory or file cannot be created.
         """
@@ -194,13 +198,15 @@ class StateStore:
         try:
             level = Durability(durability)
         except ValueError:
-            raise ValueError(f"durability must be 'normal' or 'full', got {durability!r}") from None
+            raise InvalidRecord(
+                f"durability must be 'normal' or 'full', got {durability!r}"
+            ) from None
         if (
             isinstance(busy_timeout, bool)
             or not isinstance(busy_timeout, int | float)
             or busy_timeout < 0
         ):
-            raise ValueError(f"busy_timeout must be a non-negative number, got {busy_timeout!r}")
+            raise InvalidRecord(f"busy_timeout must be a non-negative number, got {busy_timeout!r}")
         is_dsn = isinstance(path, str) and path.startswith(_POSTGRES_PREFIXES)
         if is_dsn or (path is not None and not isinstance(path, str | os.PathLike)):
             from .backends import postgres_entry
@@ -215,7 +221,7 @@ class StateStore:
             )
             return cls(backend, clock=clock)
         if backend_options:
-            raise TypeError(
+            raise InvalidType(
                 f"unexpected options for a SQLite store: {', '.join(sorted(backend_options))}"
             )
         db_path = default_state_db_path() if path is None else Path(os.fspath(path))
@@ -341,16 +347,21 @@ class StateStore:
             limit: At most this many (default 50).
 
         Raises:
-            ValueError: ``limit`` is negative.
+            InvalidRecord: ``limit`` is negative (a ``ValueError``).
         """
+        if filters is not None and not isinstance(filters, ThreadListFilters):
+            raise InvalidType(f"filters must be a ThreadListFilters, got {type(filters).__name__}")
         base = filters or ThreadListFilters()
         archived = base.include_archived if include_archived is None else include_archived
+        check_bool(archived, "include_archived")
         count = _limit(base.limit if limit is None else limit, ThreadListFilters.DEFAULT_LIMIT)
         return self._backend.list_threads(include_archived=bool(archived), limit=count)
 
     def iter_threads(self, *, include_archived: bool = True) -> Iterator[ThreadMetadata]:
         """Every thread, most recently updated first, without a limit."""
-        return self._backend.iter_threads(include_archived=include_archived)
+        return self._backend.iter_threads(
+            include_archived=check_bool(include_archived, "include_archived")
+        )
 
     def mark_archived(self, id: str) -> bool:
         """Archive a thread (status ``archived``, ``archived_at`` now).
@@ -406,7 +417,7 @@ class StateStore:
             InvalidRecord: A field has the wrong type.
         """
         if not isinstance(goal, ThreadGoalRecord):
-            raise TypeError(f"goal must be a ThreadGoalRecord, got {type(goal).__name__}")
+            raise InvalidType(f"goal must be a ThreadGoalRecord, got {type(goal).__name__}")
         self._backend.upsert_thread_goal(goal.validated())
 
     def get_thread_goal(self, thread_id: str) -> ThreadGoalRecord | None:
@@ -508,7 +519,7 @@ class StateStore:
             limit: How many messages at most (default 500; 0 returns none).
 
         Raises:
-            ValueError: ``limit`` is negative.
+            InvalidRecord: ``limit`` is negative (a ``ValueError``).
             CorruptData: A message item does not parse, or the branch's parent links
                 form a cycle (the error names the thread and the message ids).
         """
@@ -550,11 +561,11 @@ class StateStore:
         """
         thread_id = check_str(thread_id, "thread_id")
         if isinstance(tools, DynamicToolRecord | str | bytes) or not isinstance(tools, Iterable):
-            raise TypeError("tools must be a sequence of DynamicToolRecord")
+            raise InvalidType("tools must be a sequence of DynamicToolRecord")
         rows = []
         for tool in tools:
             if not isinstance(tool, DynamicToolRecord):
-                raise TypeError(f"tools must hold DynamicToolRecord, got {type(tool).__name__}")
+                raise InvalidType(f"tools must hold DynamicToolRecord, got {type(tool).__name__}")
             rows.append(
                 ToolRow(
                     position=check_i64(tool.position, "tool.position"),
@@ -607,7 +618,7 @@ class StateStore:
         """Checkpoints, latest first (default limit 100).
 
         Raises:
-            ValueError: ``limit`` is negative.
+            InvalidRecord: ``limit`` is negative (a ``ValueError``).
         """
         return self._backend.list_checkpoints(check_str(thread_id, "thread_id"), _limit(limit, 100))
 
@@ -626,7 +637,7 @@ class StateStore:
             InvalidRecord: A field has the wrong type, or progress is outside 0-255.
         """
         if not isinstance(job, JobStateRecord):
-            raise TypeError(f"job must be a JobStateRecord, got {type(job).__name__}")
+            raise InvalidType(f"job must be a JobStateRecord, got {type(job).__name__}")
         self._backend.upsert_job(job.validated())
 
     def get_job(self, id: str) -> JobStateRecord | None:
@@ -637,7 +648,7 @@ class StateStore:
         """Jobs, most recently updated first (default limit 100).
 
         Raises:
-            ValueError: ``limit`` is negative.
+            InvalidRecord: ``limit`` is negative (a ``ValueError``).
         """
         return self._backend.list_jobs(_limit(limit, 100))
 
@@ -683,8 +694,8 @@ class StateStore:
 
     def find_thread_names_by_ids(self, ids: Iterable[str]) -> dict[str, str | None]:
         """Latest names of several threads (``None`` for unknown or unnamed ones)."""
-        if isinstance(ids, str):
-            raise TypeError("ids must be an iterable of strings, not a string")
+        if isinstance(ids, str | bytes) or not isinstance(ids, Iterable):
+            raise InvalidType(f"ids must be an iterable of strings, got {type(ids).__name__}")
         wanted = [check_str(i, "ids[]") for i in ids]
         return {
             thread_id: None if entry is None else entry.thread_name

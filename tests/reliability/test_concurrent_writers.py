@@ -78,6 +78,8 @@ def _check(db: Path, threads: list[str], results: list[Any], reads: list[Any]) -
         # exactly a prefix of the final chain.
         assert chain_pos[last_id] == length - 1
     return {
+        "appends": len(acknowledged),
+        "upserts": sum(r["upserts"] for r in results),
         "snapshot_reads": len(samples),
         "list_threads_calls": sum(r["list_calls"] for r in reads),
         "losses": len(acknowledged - present),
@@ -96,7 +98,6 @@ def test_eight_writers_one_thread(tmp_path: Path) -> None:
         "1-same-thread",
         writer_processes=WRITERS,
         reader_processes=READERS,
-        appends=WRITERS * APPENDS,
         **figures,
     )
 
@@ -122,8 +123,6 @@ def test_eight_writers_eight_threads(tmp_path: Path) -> None:
         "1-eight-threads",
         writer_processes=WRITERS,
         reader_processes=READERS,
-        appends=WRITERS * APPENDS,
-        upserts=WRITERS * (APPENDS // 50),
         index_lines=health.lines,
         **figures,
     )

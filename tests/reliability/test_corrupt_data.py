@@ -6,11 +6,13 @@ import hashlib
 import os
 import random
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from threadloom import CorruptData, DynamicToolRecord, StateStore, ThreadMetadata
+from threadloom.maintenance import diagnose
 
 from ._support import record
 
@@ -57,22 +59,26 @@ def test_unparsable_json_names_table_and_row(tmp_path: Path) -> None:
         db,
         "UPDATE thread_dynamic_tools SET input_schema = '[' WHERE thread_id = 'a' AND position = 1",
     )
-    checked = 0
     with StateStore.open(db) as store:
-        with pytest.raises(CorruptData) as info:
-            store.list_messages("a")
-        assert info.value.table == "messages"
-        assert info.value.row == f"id={ids['a2']}"
-        assert "messages" in str(info.value) and f"id={ids['a2']}" in str(info.value)
-        with pytest.raises(CorruptData) as info:
-            store.load_checkpoint("a", "c1")
-        assert info.value.table == "checkpoints"
-        assert "'c1'" in info.value.row and "'a'" in info.value.row
-        with pytest.raises(CorruptData) as info:
-            store.get_dynamic_tools("a")
-        assert info.value.table == "thread_dynamic_tools"
-        assert "1" in info.value.row
-        checked += 3
+        reads: dict[str, Callable[[], object]] = {
+            "messages": lambda: store.list_messages("a"),
+            "checkpoints": lambda: store.load_checkpoint("a", "c1"),
+            "thread_dynamic_tools": lambda: store.get_dynamic_tools("a"),
+        }
+        raised: dict[str, CorruptData] = {}
+        for table, read in reads.items():
+            try:
+                read()
+            except CorruptData as exc:
+                raised[table] = exc
+        assert sorted(raised) == sorted(reads)
+        assert all(exc.table == table for table, exc in raised.items())
+        assert raised["messages"].row == f"id={ids['a2']}"
+        assert "messages" in str(raised["messages"]) and f"id={ids['a2']}" in str(
+            raised["messages"]
+        )
+        assert "'c1'" in raised["checkpoints"].row and "'a'" in raised["checkpoints"].row
+        assert "1" in raised["thread_dynamic_tools"].row
         # Every other row stays readable.
         assert [m.content for m in store.list_messages("a", 2)] == ["a3", "a4"]
         assert [m.content for m in store.list_messages("b")] == [f"b{i}" for i in range(5)]
@@ -83,7 +89,11 @@ def test_unparsable_json_names_table_and_row(tmp_path: Path) -> None:
         # Writing goes on around the bad rows.
         store.append_message("a", "user", "a5")
         assert [m.content for m in store.list_messages("a", 2)] == ["a4", "a5"]
-    record("7-corrupt-values", corrupt_rows=checked, other_rows_readable=True)
+    record(
+        "7-corrupt-values",
+        corrupt_rows=len(reads),
+        corrupt_data_raised=len(raised),
+    )
 
 
 def test_text_leaf_id_is_corrupt_data_naming_the_row(tmp_path: Path) -> None:
@@ -116,14 +126,52 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+#: Messages of the big thread "deep": enough pages that damage can sit far from the
+#: schema page that opening reads.
+DEEP_MESSAGES = 1500
+
+
+def _deep_page(db: Path, table: str) -> int:
+    """A leaf page of ``table`` in the last third of the file (from ``dbstat``)."""
+    conn = sqlite3.connect(db)
+    try:
+        pages = [
+            int(row[0])
+            for row in conn.execute(
+                "SELECT pageno FROM dbstat WHERE name = ? AND pagetype = 'leaf' ORDER BY pageno",
+                (table,),
+            )
+        ]
+        size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+        count = int(conn.execute("PRAGMA page_count").fetchone()[0])
+    finally:
+        conn.close()
+    deep = [n for n in pages if n > 2 * count // 3]
+    assert deep, (table, pages, count)
+    return (deep[len(deep) // 2] - 1) * size
+
+
 def _damaged_files(tmp_path: Path) -> dict[str, bytes]:
     good = tmp_path / "good" / "state.db"
     _fill(good)
+    with StateStore.open(good) as store:
+        store.upsert_thread(ThreadMetadata.create("deep", name="deep"))
+        for i in range(DEEP_MESSAGES):
+            store.append_message("deep", "user", f"deep {i} " + "x" * 80)
+    # Closing the last connection folded the WAL into the file: it holds every page.
+    assert not (good.parent / "state.db-wal").exists()
     data = good.read_bytes()
+    size = 4096
     rng = random.Random(7)
     flipped = bytearray(data)
     for _ in range(64):
         flipped[rng.randrange(100, len(data))] ^= 0xFF
+    deep_leaf = _deep_page(good, "messages")
+    zeroed_leaf = data[:deep_leaf] + b"\x00" * size + data[deep_leaf + size :]
+    # A leaf page whose header says it holds 60,000 cells: its structure is broken,
+    # while the schema page and every page thread "a" and "b" use are intact.
+    bad_header = bytearray(data)
+    bad_header[deep_leaf + 3 : deep_leaf + 5] = (60_000).to_bytes(2, "big")
     return {
         "random garbage": rng.randbytes(64 * 1024),
         "text file": b"not a database\n" * 200,
@@ -133,13 +181,39 @@ def _damaged_files(tmp_path: Path) -> dict[str, bytes]:
         "header magic damaged": b"SQLite format 4\x00" + data[16:],
         "all zero pages after the header": data[:100] + b"\x00" * (len(data) - 100),
         "pages bit-flipped": bytes(flipped),
+        "a messages page deep in the file zeroed": zeroed_leaf,
+        "a messages page deep in the file with a broken header": bytes(bad_header),
     }
 
 
-def test_damaged_database_file_is_refused_and_left_untouched(tmp_path: Path) -> None:
+def _where_found(store: StateStore) -> str:
+    """Where damage in an opened file shows: on a read, by ``doctor``, or nowhere.
+
+    Opening reads the header and the schema only, so damage deeper in the file shows
+    when a damaged page is read, or when ``doctor`` runs ``integrity_check`` over
+    every page.
+    """
+    try:
+        for thread_id in ("a", "b"):
+            store.list_messages(thread_id)
+            store.list_checkpoints(thread_id)
+            store.get_dynamic_tools(thread_id)
+        store.list_threads()
+    except CorruptData:
+        return "read"
+    try:
+        report = diagnose(store)
+    except CorruptData:
+        return "doctor"
+    return "doctor" if report.integrity != ["ok"] else "nowhere"
+
+
+def test_damaged_database_file_is_refused_or_found_and_left_untouched(tmp_path: Path) -> None:
     files = _damaged_files(tmp_path)
-    refused = 0
-    opened_but_read_failed = 0
+    found: dict[str, list[str]] = {"open": [], "read": [], "doctor": [], "nowhere": []}
+    changed: list[str] = []
+    leftover: list[str] = []
+    deep_read_refused = 0
     for n, (kind, data) in enumerate(files.items()):
         db = tmp_path / f"case{n}" / "state.db"
         db.parent.mkdir()
@@ -149,28 +223,36 @@ def test_damaged_database_file_is_refused_and_left_untouched(tmp_path: Path) -> 
             store = StateStore.open(db)
         except CorruptData as exc:
             assert str(db) in str(exc), kind
-            refused += 1
+            found["open"].append(kind)
         else:
-            # Some damage only shows when the damaged pages are read; reading must
-            # then raise CorruptData too, and the file must still not be rewritten.
-            with store, pytest.raises(CorruptData):
-                for thread_id in ("a", "b"):
-                    store.list_messages(thread_id)
-                    store.list_checkpoints(thread_id)
-                    store.get_dynamic_tools(thread_id)
-                store.list_threads()
-                raise CorruptData(f"{kind}: damage not detected")
-            opened_but_read_failed += 1
-        assert _sha(db) == before, kind
-        leftovers = sorted(p.name for p in db.parent.iterdir())
-        assert leftovers == ["state.db"], (kind, leftovers)
+            with store:
+                found[_where_found(store)].append(kind)
+                if "deep" in kind:
+                    # The read that does touch the damaged page says so.
+                    try:
+                        store.list_messages("deep", 10**9)
+                    except CorruptData:
+                        deep_read_refused += 1
+        if _sha(db) != before:
+            changed.append(kind)
+        if sorted(p.name for p in db.parent.iterdir()) != ["state.db"]:
+            leftover.append(kind)
     record(
         "7-damaged-files",
         damaged_files_tried=len(files),
-        refused_on_open=refused,
-        refused_on_read=opened_but_read_failed,
-        files_changed=0,
+        refused_on_open=len(found["open"]),
+        found_on_read=len(found["read"]),
+        found_by_doctor=len(found["doctor"]),
+        undetected=len(found["nowhere"]),
+        deep_damage_refused_when_read=deep_read_refused,
+        files_changed=len(changed),
+        files_left_beside=len(leftover),
+        by_kind={kind: where for where, kinds in found.items() for kind in kinds},
     )
+    assert found["nowhere"] == []
+    assert deep_read_refused == sum("deep" in kind for kind in files)
+    assert changed == []
+    assert leftover == []
 
 
 def test_damaged_file_never_gets_a_session_index_or_wal(tmp_path: Path) -> None:

@@ -18,8 +18,12 @@ BUSY_TIMEOUT = 0.2
 ATTEMPTS = 5
 
 
+class Hang(Exception):
+    """The call was still waiting after 30 s: it hung instead of raising StoreBusy."""
+
+
 def _outcome(call: Callable[[], object]) -> BaseException | None:
-    """Run ``call`` in a thread; fail if it is still waiting after 30 s (a hang)."""
+    """Run ``call`` in a thread: what it raised, ``None``, or :class:`Hang` after 30 s."""
     box: list[BaseException | None] = [None]
 
     def run() -> None:
@@ -31,7 +35,8 @@ def _outcome(call: Callable[[], object]) -> BaseException | None:
     worker = threading.Thread(target=run, daemon=True)
     worker.start()
     worker.join(30)
-    assert not worker.is_alive(), "the call hung instead of raising StoreBusy"
+    if worker.is_alive():
+        return Hang("the call hung instead of raising StoreBusy")
     return box[0]
 
 
@@ -55,9 +60,11 @@ def test_writer_past_busy_timeout_gets_store_busy(tmp_path: Path) -> None:
                 lambda: store.delete_thread("t"),
                 lambda: store.transaction().__enter__(),
             ]
-            for call in calls[:ATTEMPTS]:
-                error = _outcome(call)
-                assert isinstance(error, StoreBusy), repr(error)
+            outcomes = [_outcome(call) for call in calls[:ATTEMPTS]]
+            busy = [e for e in outcomes if isinstance(e, StoreBusy)]
+            hangs = sum(isinstance(e, Hang) for e in outcomes)
+            assert busy == outcomes, outcomes
+            for error in busy:
                 assert "locked" in str(error)
                 assert str(db) in str(error)
                 assert "busy timeout" in str(error)
@@ -74,7 +81,13 @@ def test_writer_past_busy_timeout_gets_store_busy(tmp_path: Path) -> None:
         release.set()
         holder.join(60)
     check_integrity(db)
-    record("5-sqlite-lock", busy_timeout_s=BUSY_TIMEOUT, store_busy_raised=ATTEMPTS, hangs=0)
+    record(
+        "5-sqlite-lock",
+        busy_timeout_s=BUSY_TIMEOUT,
+        calls=len(outcomes),
+        store_busy_raised=len(busy),
+        hangs=hangs,
+    )
 
 
 def test_session_index_lock_past_busy_timeout_gets_store_busy(tmp_path: Path) -> None:
@@ -90,11 +103,14 @@ def test_session_index_lock_past_busy_timeout_gets_store_busy(tmp_path: Path) ->
         holder.start()
         try:
             assert ready.wait(60)
-            error = _outcome(lambda: store.append_thread_name("t", "blocked", 2))
-            assert isinstance(error, StoreBusy), repr(error)
-            assert "session_index.jsonl.lock" in str(error)
-            error = _outcome(store.compact_session_index)
-            assert isinstance(error, StoreBusy), repr(error)
+            outcomes = [
+                _outcome(lambda: store.append_thread_name("t", "blocked", 2)),
+                _outcome(store.compact_session_index),
+            ]
+            busy = [e for e in outcomes if isinstance(e, StoreBusy)]
+            hangs = sum(isinstance(e, Hang) for e in outcomes)
+            assert busy == outcomes, outcomes
+            assert all("session_index.jsonl.lock" in str(error) for error in busy)
             # Readers do not take the lock.
             assert store.find_thread_name_by_id("t") == "before"
             release.set()
@@ -105,7 +121,13 @@ def test_session_index_lock_past_busy_timeout_gets_store_busy(tmp_path: Path) ->
         finally:
             release.set()
             holder.join(60)
-    record("5-index-lock", busy_timeout_s=BUSY_TIMEOUT, store_busy_raised=2, hangs=0)
+    record(
+        "5-index-lock",
+        busy_timeout_s=BUSY_TIMEOUT,
+        calls=len(outcomes),
+        store_busy_raised=len(busy),
+        hangs=hangs,
+    )
 
 
 @pytest.mark.parametrize("timeout", [0, 0.0])

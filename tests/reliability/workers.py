@@ -10,13 +10,15 @@ from __future__ import annotations
 import fcntl
 import itertools
 import os
-import time
 import traceback
 from multiprocessing.queues import Queue
-from multiprocessing.synchronize import Event
+from multiprocessing.synchronize import Barrier, Event
 from typing import Any
 
 from threadloom import StateStore, ThreadMetadata
+
+#: Seconds a worker waits at a barrier before giving up (a stuck peer, not a slow one).
+BARRIER_TIMEOUT = 300
 
 __all__ = [
     "append_writer",
@@ -48,6 +50,7 @@ def append_writer(
     """
     ids: list[int] = []
     errors: list[str] = []
+    upserts = 0
     try:
         with StateStore.open(db) as store:
             go.wait()
@@ -58,11 +61,12 @@ def append_writer(
                         store.upsert_thread(
                             ThreadMetadata.create(thread_id, name=f"{tag}-{i}", now=i + 1)
                         )
+                        upserts += 1
                 except Exception as exc:
                     errors.append(_error(exc))
     except Exception as exc:
         errors.append(_error(exc))
-    out.put({"tag": tag, "ids": ids, "errors": errors})
+    out.put({"tag": tag, "ids": ids, "upserts": upserts, "errors": errors})
 
 
 def branch_reader(db: str, thread_ids: list[str], stop: Event, out: Queue[dict[str, Any]]) -> None:
@@ -118,48 +122,64 @@ def branch_reader(db: str, thread_ids: list[str], stop: Event, out: Queue[dict[s
 
 
 def index_appender(
-    db: str, tag: str, count: int, go: Event, out: Queue[dict[str, Any]], compact_every: int = 0
+    db: str,
+    tag: str,
+    count: int,
+    rounds: Barrier,
+    every: int,
+    out: Queue[dict[str, Any]],
+    compact_every: int = 0,
 ) -> None:
     """Append ``count`` session-index entries of distinct threads ``<tag>-<i>``.
 
-    With ``compact_every``, this appender also compacts the index every that many
-    entries, so compactions surely overlap the other appenders' writes.
+    Before entry ``i`` (``i`` a positive multiple of ``every``) the appender meets the
+    others and the compactor at ``rounds``: the compactor compacts once per round,
+    while the appenders write the next ``every`` entries, so compactions are
+    interleaved with appends by construction, not by luck of scheduling. With
+    ``compact_every``, this appender also compacts every that many entries itself.
     """
     errors: list[str] = []
     done = 0
+    compactions = 0
     try:
         with StateStore.open(db) as store:
-            go.wait()
             for i in range(count):
+                if i and i % every == 0:
+                    rounds.wait(BARRIER_TIMEOUT)
                 try:
                     store.append_thread_name(f"{tag}-{i}", f"name {tag} {i}", i, f"/r/{tag}/{i}")
                     done += 1
                     if compact_every and i % compact_every == compact_every - 1:
                         store.compact_session_index()
+                        compactions += 1
                 except Exception as exc:
                     errors.append(_error(exc))
     except Exception as exc:
+        rounds.abort()  # the others must not wait for a round this one never reaches
         errors.append(_error(exc))
-    out.put({"tag": tag, "done": done, "errors": errors})
+    out.put({"tag": tag, "done": done, "compactions": compactions, "errors": errors})
 
 
-def index_compactor(db: str, go: Event, stop: Event, out: Queue[dict[str, Any]]) -> None:
-    """Compact the session index over and over until ``stop``."""
+def index_compactor(db: str, rounds: Barrier, count: int, out: Queue[dict[str, Any]]) -> None:
+    """Compact the session index once per round of ``rounds``, ``count`` rounds.
+
+    Reports each compaction's ``lines_after``: the entries it kept, which must
+    include every entry the appenders wrote before the round began.
+    """
     errors: list[str] = []
-    compactions = 0
+    kept: list[int] = []
     try:
         with StateStore.open(db) as store:
-            go.wait()
-            while not stop.is_set():
+            for _ in range(count):
+                rounds.wait(BARRIER_TIMEOUT)
                 try:
-                    store.compact_session_index()
-                    compactions += 1
+                    kept.append(store.compact_session_index().lines_after)
                 except Exception as exc:
                     errors.append(_error(exc))
-                time.sleep(0.002)
     except Exception as exc:
+        rounds.abort()
         errors.append(_error(exc))
-    out.put({"compactions": compactions, "errors": errors})
+    out.put({"compactions": len(kept), "kept": kept, "errors": errors})
 
 
 def transaction_holder(db: str, thread_id: str, ready: Event, release: Event) -> None:

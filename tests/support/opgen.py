@@ -13,6 +13,13 @@ two differ on purpose or where the original is nondeterministic:
 - ties on ``updated_at`` (every generated timestamp is distinct) and floats (serde
   may round differently).
 
+``record_thread_goal_usage`` is a later addition of the original, absent from the
+seed: the generator sends threadloom the call and gives the oracle its meaning in the
+seed's own ops (``oracle_ops``: upsert the goal with the counters added and
+``updated_at = max(updated_at, now)``, then read it back), computed from the
+generator's model of the goals; :func:`oracle_lines` expands them and
+:func:`fold_answers` keeps the last answer of each expansion.
+
 The original runs on the real clock, so answers are compared with the stamped times
 masked (:func:`mask_times`) and lists ordered by those times sorted (:func:`normalize`).
 """
@@ -23,7 +30,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["OpGenerator", "normalize"]
+__all__ = ["OpGenerator", "fold_answers", "normalize", "oracle_lines"]
 
 _THREAD_STATUSES = ("running", "idle", "completed", "failed", "paused")
 _SOURCES = ("interactive", "resume", "fork", "api", "unknown")
@@ -41,6 +48,7 @@ class _Model:
     messages: dict[str, list[int]] = field(default_factory=dict)
     checkpoints: dict[str, set[str]] = field(default_factory=dict)
     jobs: set[str] = field(default_factory=set)
+    goals: dict[str, dict[str, Any]] = field(default_factory=dict)  # thread id -> goal
     next_message_id: int = 1
     stamp: int = 1_700_000_000
 
@@ -158,6 +166,7 @@ class OpGenerator:
             return [{"op": "mark_unarchived", "id": thread_id}]
         if roll < 0.72 and thread_id in model.threads:
             del model.threads[thread_id]
+            model.goals.pop(thread_id, None)
             model.deleted.add(thread_id)
             model.messages.pop(thread_id, None)
             model.checkpoints.pop(thread_id, None)
@@ -171,29 +180,58 @@ class OpGenerator:
         return [{"op": "find_rollout_path_by_id", "id": thread_id}]
 
     def _goals(self) -> list[dict[str, Any]]:
-        rng = self.rng
+        rng, model = self.rng, self.model
         thread_id = self._any_thread()
         roll = rng.random()
-        if roll < 0.45:
-            return [
-                {
-                    "op": "upsert_thread_goal",
-                    "goal": {
-                        "thread_id": thread_id,
-                        "goal_id": f"g{rng.randint(0, 9)}",
-                        "objective": self._text(),
-                        "status": rng.choice(_GOAL_STATUSES),
-                        "token_budget": rng.choice([None, 0, 10_000]),
-                        "tokens_used": rng.randint(0, 2**40),
-                        "time_used_seconds": rng.randint(0, 10**6),
-                        "created_at": self._stamp(),
-                        "updated_at": self._stamp(),
-                    },
-                }
-            ]
-        if roll < 0.85:
+        if roll < 0.35:
+            goal = {
+                "thread_id": thread_id,
+                "goal_id": f"g{rng.randint(0, 9)}",
+                "objective": self._text(),
+                "status": rng.choice(_GOAL_STATUSES),
+                "token_budget": rng.choice([None, 0, 10_000]),
+                "tokens_used": rng.randint(0, 2**40),
+                "time_used_seconds": rng.randint(0, 10**6),
+                "created_at": self._stamp(),
+                "updated_at": self._stamp(),
+            }
+            if thread_id in model.threads:
+                model.goals[thread_id] = goal
+            return [{"op": "upsert_thread_goal", "goal": goal}]
+        if roll < 0.65:
+            return [self._goal_usage(thread_id)]
+        if roll < 0.9:
             return [{"op": "get_thread_goal", "thread_id": thread_id}]
+        model.goals.pop(thread_id, None)
         return [{"op": "delete_thread_goal", "thread_id": thread_id}]
+
+    def _goal_usage(self, thread_id: str) -> dict[str, Any]:
+        """``record_thread_goal_usage``, with its meaning in the seed's ops for the oracle."""
+        rng, model = self.rng, self.model
+        tokens, seconds = rng.randint(0, 10**6), rng.randint(0, 3600)
+        # Sometimes a time before the goal's updated_at, which must not go back.
+        now = self._stamp() if rng.random() < 0.7 else model.stamp - rng.randint(1, 10**4)
+        op: dict[str, Any] = {
+            "op": "record_thread_goal_usage",
+            "thread_id": thread_id,
+            "tokens_delta": tokens,
+            "seconds_delta": seconds,
+            "now": now,
+        }
+        read = {"op": "get_thread_goal", "thread_id": thread_id}
+        goal = model.goals.get(thread_id)
+        if goal is None:
+            op["oracle_ops"] = [read]  # no goal: None, and nothing is written
+            return op
+        goal = {
+            **goal,
+            "tokens_used": goal["tokens_used"] + tokens,
+            "time_used_seconds": goal["time_used_seconds"] + seconds,
+            "updated_at": max(goal["updated_at"], now),
+        }
+        model.goals[thread_id] = goal
+        op["oracle_ops"] = [{"op": "upsert_thread_goal", "goal": goal}, read]
+        return op
 
     def _messages(self) -> list[dict[str, Any]]:
         rng, model = self.rng, self.model
@@ -406,3 +444,19 @@ def normalize(op: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
     if op["op"] == "list_leaf_messages" and isinstance(value, list):
         value = sorted(value, key=lambda m: m["id"])  # no ORDER BY in the original
     return {"ok": value}
+
+
+def oracle_lines(ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ops as the oracle runs them: each ``oracle_ops`` expanded in place."""
+    return [line for op in ops for line in op.get("oracle_ops", [op])]
+
+
+def fold_answers(ops: list[dict[str, Any]], answers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The oracle's answers, one per op: the last answer of each expansion."""
+    out: list[dict[str, Any]] = []
+    position = 0
+    for op in ops:
+        position += len(op.get("oracle_ops", [op]))
+        out.append(answers[position - 1])
+    assert position == len(answers), (position, len(answers))
+    return out

@@ -65,6 +65,10 @@ def _call(store: StateStore, op: dict[str, Any]) -> Any:
         return getattr(store, name)(op["id"])
     if name == "upsert_thread_goal":
         return store.upsert_thread_goal(ThreadGoalRecord.from_dict(op["goal"]))
+    if name == "record_thread_goal_usage":  # a later addition of the original
+        return store.record_thread_goal_usage(
+            op["thread_id"], op["tokens_delta"], op["seconds_delta"], op.get("now")
+        )
     if name in (
         "get_thread_goal",
         "delete_thread_goal",

@@ -276,10 +276,11 @@ def demo_cmd(if_empty: bool, as_json: bool) -> None:
     if if_empty:
         out.print(
             Text(
-                f"No sessions yet in {store.backend.location}: created demo sessions "
-                "with `threadloom demo`.",
+                f"No sessions yet in {store.backend.location}, so threadloom created "
+                "demo sessions there.",
                 style="dim",
-            )
+            ),
+            soft_wrap=True,  # one sentence on one line, not cut at the terminal's width
         )
         return
     out.print(f"Created 3 demo threads and 3 jobs in {store.backend.location}.")

@@ -1,56 +1,36 @@
 """Canonical hashing of a leaf's inputs, the key replay looks up.
 
 Two runs must give a leaf the same hash exactly when its inputs are equal, whatever
-order a caller built its dicts in. So the hash is taken over canonical JSON: object
-keys sorted, no insignificant whitespace, non-ASCII text as UTF-8 (not ``\\u``
-escapes), ``NaN``/``Infinity`` refused (they are not JSON).
+order a caller built its dicts in, and a program in another language must be able to
+compute the same hash. So the hash is taken over RFC 8785 (JCS) canonical JSON, made by
+the store's one JSON encoder (:func:`threadloom._json.encode_jcs`): object keys in
+UTF-16 code-unit order, no insignificant whitespace, non-ASCII text as UTF-8 (not
+``\\u`` escapes), numbers as ECMAScript prints them (``1.0`` is ``1``, ``1e30`` is
+``1e+30``), ``NaN``/``Infinity``, non-string keys and integers beyond +-2**53 refused.
+
+This is threadloom's own hash. The original's Rust workflow engine hashes serde's
+output for its own structs (fields in declaration order, not sorted), so its hashes
+differ from these; a replay matches only hashes computed the same way.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Mapping
 
-from .._json import JSONValue
+from .._json import JSONValue, encode_jcs
 from ..errors import InvalidRecord
 
 __all__ = ["canonical_json", "compute_leaf_input_hash"]
 
-_canonical = json.JSONEncoder(
-    ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")
-).encode
-
-
-def _check_keys(value: JSONValue, path: str) -> None:
-    # json.dumps silently turns 1, True and None keys into "1", "true", "null", which
-    # would make {1: x} and {"1": x} hash alike; canonical input has string keys only.
-    stack: list[tuple[JSONValue, str]] = [(value, path)]
-    while stack:
-        item, where = stack.pop()
-        if isinstance(item, Mapping):
-            for key, child in item.items():
-                if not isinstance(key, str):
-                    raise InvalidRecord(f"{where} has a non-string key {key!r}")
-                stack.append((child, f"{where}.{key}"))
-        elif isinstance(item, list | tuple):
-            stack.extend((child, f"{where}[{i}]") for i, child in enumerate(item))
-
 
 def canonical_json(value: JSONValue) -> str:
-    """Encode ``value`` as canonical JSON text (sorted keys, compact, UTF-8 as is).
+    """Encode ``value`` as RFC 8785 (JCS) canonical JSON text.
 
     Raises:
         InvalidRecord: The value is not JSON (a set, an object, NaN, a non-string key),
-            or is nested too deeply.
+            holds an integer beyond +-2**53, or is nested too deeply.
     """
-    _check_keys(value, "value")
-    try:
-        return _canonical(value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidRecord(f"value is not JSON-serializable: {exc}") from exc
-    except RecursionError as exc:
-        raise InvalidRecord("value is nested too deeply to encode as JSON") from exc
+    return encode_jcs(value)
 
 
 def compute_leaf_input_hash(
@@ -61,8 +41,8 @@ def compute_leaf_input_hash(
 ) -> str:
     """Hash what determines a leaf's result, for replay.
 
-    The hash is the hex SHA-256 of the UTF-8 bytes of the canonical JSON of
-    ``{"workflow_id", "workflow_goal", "leaf", "resolved_inputs"}``.
+    The hash is the hex SHA-256 of the UTF-8 bytes of the RFC 8785 (JCS) canonical
+    JSON of ``{"workflow_id", "workflow_goal", "leaf", "resolved_inputs"}``.
 
     Args:
         workflow_id: The workflow spec's id.

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from ...backend import MigrationStep, SchemaInfo, ToolRow
-from ...errors import Conflict, NotFound, ReadOnlyStore, SchemaError
+from ...errors import Conflict, InvalidRecord, NotFound, ReadOnlyStore, SchemaError
 from ...records import (
     CheckpointRecord,
     DynamicToolRecord,
@@ -249,9 +249,9 @@ class PostgresBackend(TransactionalBackend[psycopg.Connection[Any]]):
             ("pool_min_size", pool_min_size),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+                raise InvalidRecord(f"{name} must be a non-negative int, got {value!r}")
         if pool_size < 1:
-            raise ValueError(f"pool_size must be at least 1, got {pool_size}")
+            raise InvalidRecord(f"pool_size must be at least 1, got {pool_size}")
         conns = PgConnections(
             target,
             pool_size=pool_size,
