@@ -17,6 +17,7 @@ from typing import Any, cast
 
 import pytest
 
+from tests.support.filestate import file_state
 from threadloom import (
     CorruptData,
     JobStateRecord,
@@ -446,25 +447,6 @@ def test_every_write_begins_immediate(sqlite_store: StateStore) -> None:
 _LEGACY = Path(__file__).parent / "fixtures"
 
 
-def _file_state(path: Path) -> tuple[str, int, str, list[str]]:
-    """What a reader must leave as it was: bytes, mode, journal mode, the folder's files."""
-    import hashlib
-
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    mode = stat.S_IMODE(path.stat().st_mode)
-    journal = ""
-    if path.stat().st_size:
-        # mode=ro, so this look does not change what it looks at.
-        probe = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            journal = str(probe.execute("PRAGMA journal_mode").fetchone()[0])
-        except sqlite3.DatabaseError:
-            journal = "(not a database)"
-        finally:
-            probe.close()
-    return digest, mode, journal, sorted(p.name for p in path.parent.iterdir())
-
-
 def _everything(store: StateStore) -> dict[str, Any]:
     """Every read the store offers, over every thread (to compare two opens)."""
     threads = store.list_threads(include_archived=True, limit=1000)
@@ -507,13 +489,13 @@ def test_read_only_reads_a_file_that_needs_schema_steps_as_if_migrated(
     tmp_path: Path, name: str
 ) -> None:
     path = _legacy_copy(tmp_path, name)
-    before = _file_state(path)
+    before = file_state(path)
     assert before[2] == "delete"  # a rollback-journal file: WAL would be a change
     with StateStore.open(path, read_only=True) as reader:
         pending = [step.name for step in reader.schema_info().pending]
         seen = _everything(reader)
     assert pending  # every one of these files needs steps
-    assert _file_state(path) == before
+    assert file_state(path) == before
     migrated = path.with_name("migrated.db")
     migrated.write_bytes(path.read_bytes())
     with StateStore.open(migrated) as writer:
@@ -528,7 +510,7 @@ def test_read_only_refuses_every_write_and_changes_nothing(tmp_path: Path) -> No
     with StateStore.open(path, read_only=True) as reader:
         thread = reader.list_threads(include_archived=True, limit=1)[0]
         leaf = reader.list_messages(thread.id, 1)[0].id
-        before = _file_state(path)
+        before = file_state(path)
         writes: list[Callable[[], object]] = [
             lambda: reader.upsert_thread(thread),
             lambda: reader.append_message(thread.id, "user", "hi"),
@@ -558,7 +540,7 @@ def test_read_only_refuses_every_write_and_changes_nothing(tmp_path: Path) -> No
         with pytest.raises(ReadOnlyStore), reader.transaction():
             pass
         assert reader.get_thread(thread.id) == thread
-    assert _file_state(path) == before
+    assert file_state(path) == before
     # Nothing is created either: not the file, not its folder.
     missing = tmp_path / "nowhere" / "state.db"
     with pytest.raises(NotFound, match="no database at"):
@@ -577,7 +559,7 @@ def test_read_only_refuses_empty_and_foreign_files_untouched(tmp_path: Path) -> 
     with sqlite3.connect(other) as conn:
         conn.execute("CREATE TABLE photos (id INTEGER PRIMARY KEY)")
     conn.close()
-    states = {p: _file_state(p) for p in (empty, text, other)}
+    states = {p: file_state(p) for p in (empty, text, other)}
     with pytest.raises(SchemaError, match=r"empty file \(0 bytes\)"):
         StateStore.open(empty, read_only=True)
     with pytest.raises(CorruptData, match="not a database"):
@@ -585,7 +567,7 @@ def test_read_only_refuses_empty_and_foreign_files_untouched(tmp_path: Path) -> 
     with pytest.raises(SchemaError, match="no threads table"):
         StateStore.open(other, read_only=True)
     for path, state in states.items():
-        assert _file_state(path) == state
+        assert file_state(path) == state
 
 
 def test_read_only_reader_sees_a_live_writers_commits(tmp_path: Path) -> None:

@@ -5,16 +5,15 @@ with ``--json``."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import sqlite3
-import stat
 from pathlib import Path
 
 import pytest
 
 from tests.cli.conftest import Cli
+from tests.support.filestate import file_state
 from tests.support.shared import require_fixtures
 
 LEGACY = Path(__file__).parents[1] / "fixtures"
@@ -44,22 +43,6 @@ READING = [
 #: Those that must succeed on every readable database, old schema or not (the legacy
 #: fixtures hold invalid checkpoint JSON on purpose, which `export` refuses).
 MUST_SUCCEED = {"threads", "show", "tree", "stats", "jobs"}
-
-
-def file_state(path: Path) -> tuple[str, int, str, list[str]]:
-    """Hash, mode and journal mode of the file, and the names in its folder."""
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    journal = "(empty)"
-    if path.stat().st_size:
-        probe = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            journal = str(probe.execute("PRAGMA journal_mode").fetchone()[0])
-        except sqlite3.DatabaseError:
-            journal = "(not a database)"
-        finally:
-            probe.close()
-    folder = sorted(p.name for p in path.parent.iterdir())
-    return digest, stat.S_IMODE(path.stat().st_mode), journal, folder
 
 
 def _copy(tmp_path: Path, source: Path) -> Cli:
