@@ -85,7 +85,7 @@ class SessionIndex(Protocol):
 
         Several databases may share one index (a folder's ``session_index.jsonl``), so
         the caller's ``drop`` must name only threads it can prove are its own deleted
-        ones (see :meth:`threadloom.backend.Backend.deleted_threads`).
+        ones (see :meth:`threadloom.contract.Backend.deleted_threads`).
         """
 
     def close(self) -> None:

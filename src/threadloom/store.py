@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ._json import JSONValue, encode_json
-from .backend import Backend, MigrationStep, SchemaInfo, ToolRow
+from .contract import Backend, MigrationStep, SchemaInfo, ToolRow
 from .errors import InvalidRecord, InvalidType, ReadOnlyStore
 from .paths import default_state_db_path
 from .records import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backend import Backend
+from ..contract import Backend
 from ..errors import ThreadloomError
 
 __all__ = ["open_postgres"]

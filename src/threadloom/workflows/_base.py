@@ -7,7 +7,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
-from ..backend import Backend
+from ..contract import Backend
 from ..errors import InvalidRecord, NotFound, ThreadloomError
 from . import _checks as c
 from .backend import WorkflowTraceBackend

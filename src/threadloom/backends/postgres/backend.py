@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from ...backend import MigrationStep, SchemaInfo, ToolRow
+from ...contract import MigrationStep, SchemaInfo, ToolRow
 from ...errors import Conflict, InvalidRecord, NotFound, ReadOnlyStore, SchemaError
 from ...records import (
     CheckpointRecord,

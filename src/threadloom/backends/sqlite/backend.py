@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 
-from ...backend import MigrationStep, SchemaInfo, ToolRow
+from ...contract import MigrationStep, SchemaInfo, ToolRow
 from ...errors import (
     Conflict,
     CorruptData,

@@ -20,7 +20,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-from .records import (
+from ..records import (
     CheckpointRecord,
     DynamicToolRecord,
     JobStateRecord,
@@ -28,7 +28,7 @@ from .records import (
     ThreadGoalRecord,
     ThreadMetadata,
 )
-from .session_index import SessionIndex
+from ..session_index import SessionIndex
 
 __all__ = ["Backend", "MigrationStep", "SchemaInfo", "ToolRow"]
 

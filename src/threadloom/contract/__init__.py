@@ -1,0 +1,10 @@
+"""The backend contract: everything a storage engine does for the layers above it.
+
+:class:`Backend` is what both backends (SQLite, PostgreSQL) satisfy and one contract
+test suite checks; the facade (:class:`~threadloom.StateStore`), maintenance, transfer
+and the workflow trace store are written only against it.
+"""
+
+from .core import Backend, MigrationStep, SchemaInfo, ToolRow
+
+__all__ = ["Backend", "MigrationStep", "SchemaInfo", "ToolRow"]
