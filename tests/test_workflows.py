@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,7 @@ from threadloom import (
     StateStore,
     compute_leaf_input_hash,
 )
+from threadloom.contract import TraceOperations
 from threadloom.workflows import WorkflowStore
 
 StoreFactory = Callable[..., StateStore]
@@ -452,3 +454,45 @@ def test_branch_of_another_run_is_refused(wf: WorkflowStore) -> None:
     with pytest.raises(Conflict):
         wf.start_run("wf", "g", run_id=a.id)
     assert _count_rows(wf, b.id) == 1
+
+
+# -- the seam ----------------------------------------------------------------------------
+
+#: What the facade may use of a backend: the contract's trace operations and transactions.
+_CONTRACT_SURFACE = frozenset(
+    {name for name in vars(TraceOperations) if not name.startswith("_")}
+    | {"transaction", "snapshot"}
+)
+
+
+class _OnlyTheContract:
+    """A backend seen through the trace contract alone: anything else raises."""
+
+    def __init__(self, backend: object) -> None:
+        self._inner = backend
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _CONTRACT_SURFACE:
+            return getattr(self._inner, name)
+        raise AttributeError(f"the workflow facade used {name!r}, which is not in the contract")
+
+
+def test_the_facade_uses_only_the_contracts_trace_operations(make_store: StoreFactory) -> None:
+    store = make_store(clock=StepClock())
+    assert {"find_replay_leaf", "insert_trace_rows"} <= _CONTRACT_SURFACE
+    wf = WorkflowStore(_OnlyTheContract(store.backend), clock=StepClock(1_000))
+    run = wf.start_run("wf", "g", run_id="seam")
+    branch = wf.record_branch(run.id, "b", "n")
+    # NUL in a key and in JSON: PostgreSQL's dialect escapes the one and not the other.
+    leaf = wf.record_leaf(run.id, "l\x00", "t", branch_run_id=branch.id, input_hash="h")
+    wf.update_leaf(leaf.id, status="succeeded", output={"ok": "\x00"})
+    node = wf.record_control_node(run.id, "review", NodeKind.TEACHER_REVIEW)
+    wf.record_candidate(node.id, "review:l", CandidateKind.NOTE, passed=True, score=0.5)
+    wf.finish_run(run.id, "succeeded", completed_at=1_500)
+    hit = wf.find_replay(run.id, "l\x00", "h")
+    assert hit is not None and hit.output == {"ok": "\x00"}
+    assert wf.list_runs(workflow_id="wf", status="succeeded") == [wf.get_run(run.id)]
+    # The store's own facade reads back what the contract-only one wrote, and vice versa.
+    assert store.workflows.get_run_tree(run.id) == wf.get_run_tree(run.id)
+    assert wf.delete_finished_runs(2_000) == 1
+    assert store.workflows.get_run(run.id) is None

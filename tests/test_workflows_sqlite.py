@@ -16,7 +16,8 @@ import pytest
 from tests.conftest import StepClock
 from tests.support.ops import run_oracle
 from tests.support.shared import require_oracle
-from threadloom import CorruptData, NodeKind, RunStatus, StateStore, ThreadloomError
+from threadloom import CorruptData, NodeKind, RunStatus, StateStore
+from threadloom.backends.sqlite.traces import SqliteTraces
 from threadloom.workflows import COLUMNS, Table, WorkflowRunTree, WorkflowStore
 
 _TRACE_TABLES = [t.value for t in Table]
@@ -64,11 +65,10 @@ def test_trace_tables_keep_the_original_columns(sqlite_store: StateStore, tmp_pa
 
 
 def test_replay_lookup_uses_the_replay_index(sqlite_store: StateStore) -> None:
+    # The statement find_replay really runs, as the shared trace statements build it.
     conn = sqlite_store.backend.connection()  # type: ignore[attr-defined]
     plan = conn.execute(
-        "EXPLAIN QUERY PLAN SELECT id FROM leaf_runs INDEXED BY idx_leaf_runs_replay_lookup "
-        "WHERE workflow_run_id = ? AND leaf_id = ? AND input_hash = ?",
-        ("r", "l", "h"),
+        "EXPLAIN QUERY PLAN " + SqliteTraces._trace_sql.find_replay, ("r", "l", "h")
     ).fetchall()
     assert any("idx_leaf_runs_replay_lookup" in str(row[-1]) for row in plan)
 
@@ -114,28 +114,6 @@ def test_corrupt_stored_json_raises_corrupt_data_naming_the_row(sqlite_store: St
         wf.get_run_tree(run_id)
     assert info.value.table == "leaf_runs" and "output_json" in str(info.value)
     assert wf.get_run(run_id) is not None  # the run row itself is fine
-
-
-def test_other_backends_need_workflow_trace_backend(sqlite_store: StateStore) -> None:
-    class Bare:
-        pass
-
-    with pytest.raises(ThreadloomError, match="workflow_trace_backend"):
-        WorkflowStore(Bare())  # type: ignore[arg-type]
-
-    class Delegating:
-        def workflow_trace_backend(self) -> object:
-            return sqlite_store.workflows._traces
-
-        def transaction(self) -> Any:
-            return sqlite_store.transaction()
-
-        def snapshot(self) -> Any:
-            return sqlite_store.snapshot()
-
-    wf = WorkflowStore(Delegating(), clock=StepClock())  # type: ignore[arg-type]
-    run = wf.start_run("wf", "g")
-    assert sqlite_store.workflows.get_run(run.id) == run
 
 
 # -- several processes -------------------------------------------------------------------

@@ -6,5 +6,16 @@ and the workflow trace store are written only against it.
 """
 
 from .core import Backend, MigrationStep, SchemaInfo, ToolRow
+from .traces import TRACE_CHILD_TABLES, TRACE_COLUMNS, TraceOperations, TraceRow, TraceTable
 
-__all__ = ["Backend", "MigrationStep", "SchemaInfo", "ToolRow"]
+__all__ = [
+    "TRACE_CHILD_TABLES",
+    "TRACE_COLUMNS",
+    "Backend",
+    "MigrationStep",
+    "SchemaInfo",
+    "ToolRow",
+    "TraceOperations",
+    "TraceRow",
+    "TraceTable",
+]

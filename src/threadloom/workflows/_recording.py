@@ -14,8 +14,8 @@ from typing import Any
 from .._json import JSONValue
 from ..errors import InvalidRecord
 from . import _checks as c
-from ._base import TraceBase
 from ._checks import UNSET, Unset
+from ._facade import FacadeBase
 from .records import (
     BranchRun,
     CandidateKind,
@@ -46,7 +46,7 @@ def _completion(changes: dict[str, Any], completed_at: int | Unset | None) -> No
         )
 
 
-class RecordingMixin(TraceBase):
+class RecordingMixin(FacadeBase):
     """The recording half of :class:`~threadloom.workflows.WorkflowStore`."""
 
     # -- branches --------------------------------------------------------------------
@@ -210,7 +210,7 @@ class RecordingMixin(TraceBase):
                 self._require(Table.RUNS, run_id)
             for run_id, branch in {(row[1], row[2]) for row in rows if row[2] is not None}:
                 self._require_branch_of(run_id, branch)
-            self._traces.insert_rows(Table.LEAVES, rows)
+            self._backend.insert_trace_rows(Table.LEAVES, rows)
         return len(rows)
 
     def update_leaf(

@@ -1,8 +1,8 @@
-"""Rows of the five trace tables: column lists and row ↔ record mapping.
+"""Rows of the five trace tables ↔ records.
 
-A row is a tuple of column values in the order of ``COLUMNS[table]`` (the original's
-column order), JSON as text, statuses as strings. Every backend stores and returns
-rows; the mapping to records lives here once so the backends cannot drift.
+A row is what crosses the backend contract: a tuple of column values in the order of
+``COLUMNS[table]`` (the original's column order), JSON as text, statuses as strings.
+Backends store and return rows; the mapping to records lives here once, above them.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import enum
 from typing import Any, TypeVar
 
 from .._json import decode_json, encode_json
+from ..contract import TRACE_COLUMNS, TraceRow, TraceTable
 from ..errors import CorruptData
 from .records import (
     BranchRun,
@@ -36,87 +37,14 @@ __all__ = [
     "run_from_row",
 ]
 
-#: One row of a trace table, columns in ``COLUMNS[table]`` order.
-Row = tuple[Any, ...]
-
-
-class Table(enum.StrEnum):
-    """The original's five trace tables (schema v2)."""
-
-    RUNS = "workflow_runs"
-    BRANCHES = "branch_runs"
-    LEAVES = "leaf_runs"
-    CONTROL_NODES = "control_node_runs"
-    CANDIDATES = "teacher_candidates"
-
-
-#: Columns of each table, in the original's order; ``id`` first, ``workflow_run_id``
-#: second for every child table.
-COLUMNS: dict[Table, tuple[str, ...]] = {
-    Table.RUNS: (
-        "id",
-        "workflow_id",
-        "goal",
-        "status",
-        "input_hash",
-        "started_at",
-        "completed_at",
-        "metadata_json",
-    ),
-    Table.BRANCHES: (
-        "id",
-        "workflow_run_id",
-        "branch_id",
-        "node_id",
-        "status",
-        "started_at",
-        "completed_at",
-        "result_json",
-    ),
-    Table.LEAVES: (
-        "id",
-        "workflow_run_id",
-        "branch_run_id",
-        "leaf_id",
-        "task_id",
-        "input_hash",
-        "status",
-        "output_json",
-        "artifacts_json",
-        "started_at",
-        "completed_at",
-    ),
-    Table.CONTROL_NODES: (
-        "id",
-        "workflow_run_id",
-        "node_id",
-        "kind",
-        "status",
-        "selected_children_json",
-        "result_json",
-        "started_at",
-        "completed_at",
-    ),
-    Table.CANDIDATES: (
-        "id",
-        "workflow_run_id",
-        "control_node_run_id",
-        "candidate_id",
-        "branch_run_id",
-        "score",
-        "passed",
-        "rationale_json",
-        "created_at",
-    ),
-}
-
-#: Child tables, in the order a run's rows must be deleted (dependents first).
-CHILD_TABLES: tuple[Table, ...] = (
-    Table.CANDIDATES,
-    Table.LEAVES,
-    Table.CONTROL_NODES,
-    Table.BRANCHES,
-)
+#: One row of a trace table, columns in ``COLUMNS[table]`` order (the contract's
+#: :data:`~threadloom.contract.TraceRow`).
+Row = TraceRow
+#: The original's five trace tables (the contract's :class:`~threadloom.contract.TraceTable`).
+Table = TraceTable
+#: Columns of each table, in the original's order (the contract's
+#: :data:`~threadloom.contract.TRACE_COLUMNS`): the order of a :data:`Row`.
+COLUMNS = TRACE_COLUMNS
 
 _E = TypeVar("_E", bound=enum.StrEnum)
 

@@ -43,11 +43,10 @@ class WorkflowStore(RecordingMixin):
     """Workflow runs with their branches, leaves, control nodes and teacher candidates.
 
     Args:
-        backend: The store's backend (SQLite, or one with ``workflow_trace_backend()``).
+        backend: The store's backend: anything with the contract's trace operations
+            (:class:`~threadloom.contract.TraceOperations`), ``transaction()`` and
+            ``snapshot()``.
         clock: Returns the current Unix time in seconds (default: wall clock).
-
-    Raises:
-        ThreadloomError: The backend cannot store workflow traces.
     """
 
     # -- runs ------------------------------------------------------------------------
@@ -92,7 +91,7 @@ class WorkflowStore(RecordingMixin):
             self._ended(state, None),
             c.encode({} if metadata is UNSET else metadata, "run metadata"),
         )
-        self._traces.insert_rows(Table.RUNS, [row])
+        self._backend.insert_trace_rows(Table.RUNS, [row])
         return run_from_row(row)
 
     def update_run(
@@ -156,7 +155,7 @@ class WorkflowStore(RecordingMixin):
         Raises:
             CorruptData: The stored metadata is not JSON.
         """
-        row = self._traces.get_row(Table.RUNS, c.check_str(run_id, "run_id"))
+        row = self._backend.get_trace_row(Table.RUNS, c.check_str(run_id, "run_id"))
         return None if row is None else run_from_row(row)
 
     def get_run_tree(self, run_id: str) -> WorkflowRunTree:
@@ -169,15 +168,18 @@ class WorkflowStore(RecordingMixin):
         with self._backend.snapshot():
             run = run_from_row(self._require(Table.RUNS, run_id))
             branches = [
-                branch_from_row(r) for r in self._traces.rows_of_run(Table.BRANCHES, run.id)
+                branch_from_row(r) for r in self._backend.trace_rows_of_run(Table.BRANCHES, run.id)
             ]
-            leaves = [leaf_from_row(r) for r in self._traces.rows_of_run(Table.LEAVES, run.id)]
+            leaves = [
+                leaf_from_row(r) for r in self._backend.trace_rows_of_run(Table.LEAVES, run.id)
+            ]
             nodes = [
                 control_node_from_row(r)
-                for r in self._traces.rows_of_run(Table.CONTROL_NODES, run.id)
+                for r in self._backend.trace_rows_of_run(Table.CONTROL_NODES, run.id)
             ]
             candidates = [
-                candidate_from_row(r) for r in self._traces.rows_of_run(Table.CANDIDATES, run.id)
+                candidate_from_row(r)
+                for r in self._backend.trace_rows_of_run(Table.CANDIDATES, run.id)
             ]
         known = {b.id for b in branches}
         return WorkflowRunTree(
@@ -212,7 +214,7 @@ class WorkflowStore(RecordingMixin):
         Raises:
             InvalidRecord: A bad status, or a negative ``limit``/``offset``.
         """
-        rows = self._traces.list_runs(
+        rows = self._backend.list_workflow_runs(
             workflow_id=c.check_opt_str(workflow_id, "workflow_id"),
             status=None if status is None else c.enum_value(status, RunStatus, "status"),
             limit=c.check_limit(limit, "limit"),
@@ -226,7 +228,7 @@ class WorkflowStore(RecordingMixin):
         Returns:
             Whether the run existed.
         """
-        return self._traces.delete_runs([c.check_str(run_id, "run_id")]) > 0
+        return self._backend.delete_workflow_runs([c.check_str(run_id, "run_id")]) > 0
 
     def delete_finished_runs(self, before: int, *, keep_last: int | None = None) -> int:
         """Retention: delete runs that completed before ``before``, with all under them.
@@ -247,8 +249,8 @@ class WorkflowStore(RecordingMixin):
         cutoff = c.check_time(before, "before")
         keep = None if keep_last is None else c.check_limit(keep_last, "keep_last")
         with self._backend.transaction():
-            victims = self._traces.finished_run_ids(cutoff, keep)
-            return self._traces.delete_runs(victims) if victims else 0
+            victims = self._backend.finished_workflow_run_ids(cutoff, keep)
+            return self._backend.delete_workflow_runs(victims) if victims else 0
 
     # -- replay ----------------------------------------------------------------------
 
@@ -270,7 +272,7 @@ class WorkflowStore(RecordingMixin):
             c.check_str(leaf_id, "leaf_id"),
             c.check_str(input_hash, "input_hash"),
         )
-        row = self._traces.find_replay(*key)
+        row = self._backend.find_replay_leaf(*key)
         if row is None:
             self._require(Table.RUNS, key[0])
             return None
@@ -321,7 +323,7 @@ class WorkflowStore(RecordingMixin):
             self._require(Table.RUNS, prev_key)
             new_run = self._require(Table.RUNS, new_key)
             branch = self._require_branch_of(new_key, branch_run_id)
-            found = self._traces.find_replay(prev_key, leaf_key, hash_key)
+            found = self._backend.find_replay_leaf(prev_key, leaf_key, hash_key)
             now = self._now()
             if found is not None:
                 recorded = leaf_from_row(found)
@@ -354,7 +356,7 @@ class WorkflowStore(RecordingMixin):
                 )
                 # Keep the run's completed_at as it is: it may still be running.
                 self._update(Table.RUNS, new_key, {"status": diverged, "completed_at": new_run[6]})
-            self._traces.insert_rows(Table.LEAVES, [row])
+            self._backend.insert_trace_rows(Table.LEAVES, [row])
         leaf = leaf_from_row(row)
         if recorded is None:
             return ReplayOutcome(hit=False, output=None, artifacts=None, recorded=None, leaf=leaf)

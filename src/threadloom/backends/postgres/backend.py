@@ -18,7 +18,7 @@ how they are had:
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 
@@ -52,9 +52,7 @@ from .connection import PgConnections
 from .nul import escape, escape_opt, unescape_row
 from .schema import apply_migrations, plan_migrations
 from .session_index import PgSessionIndex
-
-if TYPE_CHECKING:
-    from .workflow_traces import PgWorkflowTraces
+from .traces import PgTraces
 
 __all__ = ["PostgresBackend"]
 
@@ -173,7 +171,7 @@ def _job(row: Sequence[Any]) -> JobStateRecord:
     return job_from_row(unescape_row(row))
 
 
-class PostgresBackend(TransactionalBackend[psycopg.Connection[Any]]):
+class PostgresBackend(PgTraces, TransactionalBackend[psycopg.Connection[Any]]):
     """The store's tables in a PostgreSQL schema (the connection's ``search_path``).
 
     Open it with :meth:`open` (``StateStore.open`` does).
@@ -271,12 +269,6 @@ class PostgresBackend(TransactionalBackend[psycopg.Connection[Any]]):
     def connections(self) -> PgConnections:
         """The connection source (for the workflow trace store and maintenance)."""
         return self._conns
-
-    def workflow_trace_backend(self) -> PgWorkflowTraces:
-        """The workflow trace tables on this backend (for ``WorkflowStore``)."""
-        from .workflow_traces import PgWorkflowTraces
-
-        return PgWorkflowTraces(self._conns)
 
     def close(self) -> None:
         """Close what threadloom opened; a caller's connection or pool stays open."""

@@ -1,4 +1,8 @@
-"""Plumbing shared by the workflow facade's parts: backend choice, lookups, updates."""
+"""What the workflow facade's parts share: the backend, the clock, checked row access.
+
+Everything here talks to the backend only through the contract's trace operations
+(:class:`~threadloom.contract.TraceOperations`) and its ``transaction()``/``snapshot()``.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,12 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from ..contract import Backend
-from ..errors import InvalidRecord, NotFound, ThreadloomError
+from ..errors import InvalidRecord, NotFound
 from . import _checks as c
-from .backend import WorkflowTraceBackend
 from .records import TERMINAL_STATUSES
 from .rows import COLUMNS, Row, Table
 
-__all__ = ["TraceBase", "trace_backend_for"]
+__all__ = ["FacadeBase"]
 
 _NAMES = {
     Table.RUNS: "workflow run",
@@ -25,34 +28,11 @@ _NAMES = {
 }
 
 
-def trace_backend_for(backend: Backend) -> WorkflowTraceBackend:
-    """The trace-table implementation that goes with a store backend.
-
-    Raises:
-        ThreadloomError: The backend is not SQLite and has no ``workflow_trace_backend()``.
-    """
-    from ..backends.sqlite import SqliteBackend
-
-    if isinstance(backend, SqliteBackend):
-        from .sqlite import SqliteWorkflowTraces
-
-        return SqliteWorkflowTraces(backend)
-    factory = getattr(backend, "workflow_trace_backend", None)
-    if callable(factory):
-        traces: WorkflowTraceBackend = factory()
-        return traces
-    raise ThreadloomError(
-        f"the {type(backend).__name__} backend does not support workflow traces "
-        "(it has no workflow_trace_backend())"
-    )
-
-
-class TraceBase:
+class FacadeBase:
     """The facade's state and the checks every write shares."""
 
     def __init__(self, backend: Backend, *, clock: Callable[[], int] | None = None) -> None:
         self._backend = backend
-        self._traces = trace_backend_for(backend)
         self._now: Callable[[], int] = clock or (lambda: int(time.time()))
 
     def transaction(self) -> AbstractContextManager[None]:
@@ -65,7 +45,7 @@ class TraceBase:
 
     def _require(self, table: Table, row_id: object) -> Row:
         key = c.check_str(row_id, f"{_NAMES[table]} id")
-        row = self._traces.get_row(table, key)
+        row = self._backend.get_trace_row(table, key)
         if row is None:
             raise NotFound(f"{_NAMES[table]} {key} not found")
         return row
@@ -88,7 +68,7 @@ class TraceBase:
         with self._backend.transaction():
             self._require(Table.RUNS, row[1])
             self._require_branch_of(row[1], branch_run_id)
-            self._traces.insert_rows(table, [row])
+            self._backend.insert_trace_rows(table, [row])
         return row
 
     def _update(self, table: Table, row_id: object, changes: dict[str, Any]) -> Row:
@@ -102,7 +82,7 @@ class TraceBase:
                     changes["completed_at"] = self._now()
             for name, value in changes.items():
                 row[cols.index(name)] = value
-            self._traces.update_row(table, tuple(row))
+            self._backend.update_trace_row(table, tuple(row))
         return tuple(row)
 
     def _ended(self, status: str, completed_at: object) -> int | None:
