@@ -24,7 +24,7 @@ from threadloom import (
     StateStore,
     compute_leaf_input_hash,
 )
-from threadloom.contract import TraceOperations
+from threadloom.contract import TraceOperations, TraceTable
 from threadloom.workflows import WorkflowStore
 
 StoreFactory = Callable[..., StateStore]
@@ -496,3 +496,42 @@ def test_the_facade_uses_only_the_contracts_trace_operations(make_store: StoreFa
     assert store.workflows.get_run_tree(run.id) == wf.get_run_tree(run.id)
     assert wf.delete_finished_runs(2_000) == 1
     assert store.workflows.get_run(run.id) is None
+
+
+def test_trace_operations_of_the_contract(store: StateStore) -> None:
+    """The backend's own trace operations: rows in, rows out, the same on every backend."""
+    backend = store.backend
+    run: tuple[object, ...] = ("r", "wf", "g", "running", None, 10, None, "{}")
+    backend.insert_trace_rows(TraceTable.RUNS, [run])
+    # A dangling reference and a duplicate id are Conflicts, and write nothing.
+    leaf = ("x", "r", None, "l", "t", "h", "succeeded", "{}", "[]", 10, 11)
+    with pytest.raises(Conflict):
+        backend.insert_trace_rows(TraceTable.LEAVES, [leaf, ("y", "missing", *leaf[2:])])
+    with pytest.raises(Conflict):
+        backend.insert_trace_rows(TraceTable.RUNS, [run])
+    assert backend.trace_rows_of_run(TraceTable.LEAVES, "r") == []
+    # Timestamp ties break by insertion order: oldest first for a run's rows...
+    rows = [(f"leaf-{i}", "r", None, "l", "t", "h", "succeeded", "{}", "[]", 10, 11) for i in "cab"]
+    backend.insert_trace_rows(TraceTable.LEAVES, rows)
+    assert backend.trace_rows_of_run(TraceTable.LEAVES, "r") == rows
+    # ...and newest first for runs; the latest completion wins a replay lookup.
+    backend.insert_trace_rows(TraceTable.RUNS, [("q", "wf", "g", "running", None, 10, None, "{}")])
+    listed = backend.list_workflow_runs(workflow_id="wf", status="running", limit=5, offset=0)
+    assert [row[0] for row in listed] == ["q", "r"]
+    later = ("leaf-z", "r", None, "l", "t", "h", "succeeded", '{"n":1}', "[]", 10, 12)
+    backend.insert_trace_rows(TraceTable.LEAVES, [later])
+    assert backend.find_replay_leaf("r", "l", "h") == later
+    assert backend.find_replay_leaf("r", "l", "other") is None
+    changed = (*later[:7], '{"n":2}', *later[8:])
+    assert backend.update_trace_row(TraceTable.LEAVES, changed) is True
+    assert backend.get_trace_row(TraceTable.LEAVES, "leaf-z") == changed
+    assert backend.update_trace_row(TraceTable.LEAVES, ("nope", *later[1:])) is False
+    # Retention picks finished runs only, oldest first; deleting takes their rows along.
+    backend.update_trace_row(TraceTable.RUNS, ("r", "wf", "g", "succeeded", None, 10, 20, "{}"))
+    backend.update_trace_row(TraceTable.RUNS, ("q", "wf", "g", "succeeded", None, 10, 15, "{}"))
+    assert backend.finished_workflow_run_ids(30, None) == ["q", "r"]
+    assert backend.finished_workflow_run_ids(30, 1) == ["q"]
+    assert backend.delete_workflow_runs([]) == 0
+    assert backend.delete_workflow_runs(["r", "missing"]) == 1
+    assert backend.trace_rows_of_run(TraceTable.LEAVES, "r") == []
+    assert backend.get_trace_row(TraceTable.RUNS, "q") is not None
