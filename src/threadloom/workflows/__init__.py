@@ -28,7 +28,7 @@ from .records import (
     WorkflowRunTree,
 )
 from .rows import COLUMNS, Row, Table
-from .store import WorkflowStore
+from .workflow_store import WorkflowStore
 
 #: The backend contract's trace operations, under the name this package gave them.
 WorkflowTraceBackend = TraceOperations
