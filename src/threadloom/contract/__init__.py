@@ -6,5 +6,26 @@ and the workflow trace store are written only against it.
 """
 
 from .core import Backend, MigrationStep, SchemaInfo, ToolRow
+from .transfer import (
+    CheckpointRow,
+    CopyTable,
+    MessageRow,
+    Row,
+    RowCount,
+    ThreadImport,
+    TransferOperations,
+)
 
-__all__ = ["Backend", "MigrationStep", "SchemaInfo", "ToolRow"]
+__all__ = [
+    "Backend",
+    "CheckpointRow",
+    "CopyTable",
+    "MessageRow",
+    "MigrationStep",
+    "Row",
+    "RowCount",
+    "SchemaInfo",
+    "ThreadImport",
+    "ToolRow",
+    "TransferOperations",
+]

@@ -52,6 +52,7 @@ from .connection import PgConnections
 from .nul import escape, escape_opt, unescape_row
 from .schema import apply_migrations, plan_migrations
 from .session_index import PgSessionIndex
+from .transfer import PgTransfer
 
 if TYPE_CHECKING:
     from .workflow_traces import PgWorkflowTraces
@@ -173,7 +174,7 @@ def _job(row: Sequence[Any]) -> JobStateRecord:
     return job_from_row(unescape_row(row))
 
 
-class PostgresBackend(TransactionalBackend[psycopg.Connection[Any]]):
+class PostgresBackend(PgTransfer, TransactionalBackend[psycopg.Connection[Any]]):
     """The store's tables in a PostgreSQL schema (the connection's ``search_path``).
 
     Open it with :meth:`open` (``StateStore.open`` does).

@@ -49,6 +49,7 @@ from .connection import ConnectionManager, Durability, translate_errors
 from .jsonl_index import JsonlSessionIndex
 from .schema import apply_migrations, plan_migrations, prepare_read_only
 from .siblings import held_by_siblings
+from .transfer import SqliteTransfer
 
 __all__ = ["SqliteBackend"]
 
@@ -127,7 +128,7 @@ def _check_version_untouched(path: Path, busy_timeout: float) -> None:
         probe.close()
 
 
-class SqliteBackend(TransactionalBackend[sqlite3.Connection]):
+class SqliteBackend(SqliteTransfer, TransactionalBackend[sqlite3.Connection]):
     """The store's tables in one SQLite file, with ``session_index.jsonl`` beside it.
 
     Args:

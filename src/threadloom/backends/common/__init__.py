@@ -1,0 +1,2 @@
+"""What both backends share: column lists, row mapping and query shapes, with a small
+dialect description for what differs."""
