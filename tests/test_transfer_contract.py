@@ -60,17 +60,8 @@ def _rich_document(make_store: StoreFactory) -> dict[str, Any]:
     )
     source.upsert_thread_goal(
         ThreadGoalRecord.from_dict(
-            {
-                "thread_id": tid,
-                "goal_id": "g",
-                "objective": ODD,
-                "status": "active",
-                "token_budget": None,
-                "tokens_used": 3,
-                "time_used_seconds": 4,
-                "created_at": 1,
-                "updated_at": 2,
-            }
+            dict(thread_id=tid, goal_id="g", objective=ODD, status="paused", token_budget=9)
+            | dict(tokens_used=3, time_used_seconds=4, created_at=1, updated_at=2)
         )
     )
     doc = build_document(source, tid)
