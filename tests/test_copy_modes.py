@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from threadloom import JobStateRecord, StateStore, ThreadMetadata
 from threadloom.cli import cli
 from threadloom.cli.demo import create_demo
-from threadloom.copy import CopyMode, DestinationNotEmpty, copy_store
+from threadloom.transfer import CopyMode, DestinationNotEmpty, copy_store
 
 
 def _demo(path: Path, now: int = 1_750_000_000) -> Path:

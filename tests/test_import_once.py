@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import StoreFactory
 from threadloom import Conflict, StateStore
 from threadloom.cli.demo import create_demo
-from threadloom.export import AlreadyImported, NotAnExport, build_document, import_document
+from threadloom.transfer import AlreadyImported, NotAnExport, build_document, import_document
 
 
 def _state(store: StateStore) -> dict[str, Any]:
@@ -82,8 +82,6 @@ def test_a_failed_import_leaves_no_session_index_line(make_store: StoreFactory) 
 def test_an_interrupted_import_leaves_no_session_index_line(
     make_store: StoreFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import threadloom.export as export
-
     doc = _document(make_store)
     store = make_store()
     before = _state(store)
@@ -91,7 +89,8 @@ def test_an_interrupted_import_leaves_no_session_index_line(
     def interrupt(*args: object) -> None:
         raise KeyboardInterrupt  # Ctrl-C after the thread and messages were written
 
-    monkeypatch.setattr(export, "_save_checkpoint", interrupt)
+    # Inside the import's one transaction, after the thread and messages.
+    monkeypatch.setattr(type(store.backend), "save_checkpoint", interrupt)
     with pytest.raises(KeyboardInterrupt):
         import_document(store, doc)
     assert _state(store) == before

@@ -1,7 +1,7 @@
 """threadloom on PostgreSQL: the same workloads through the same API, on a server.
 
 Each run gets the workload's SQLite fixture copied into a fresh schema with
-:func:`threadloom.copy.copy_store` (untimed). Fixtures that no workload changes
+:func:`threadloom.transfer.copy_store` (untimed). Fixtures that no workload changes
 (``read_branch``, ``list_threads``, ``name_lookup``, ``resume``) are copied once per
 run of the suite and reused. ``concurrent@1/2/4/8`` runs that many writer processes,
 each with its own pool, appending to its own thread.
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from threadloom import StateStore
-from threadloom.copy import copy_store
+from threadloom.transfer import copy_store
 
 from ..concurrency import run_writers
 from ..workloads import BASE_TIME, CONTENT, Fixtures, Sample, Workload, message_item

@@ -101,7 +101,7 @@ def test_import_creates_the_database(tmp_path: Path, seed_cli: Cli) -> None:
 def test_an_interrupted_import_leaves_nothing_behind(
     seed_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import threadloom.export as export
+    from threadloom.backends.sqlite import SqliteBackend
 
     path = tmp_path / "alpha.json"
     path.write_text(seed_cli.ok("export", "t-alpha").stdout, encoding="utf-8")
@@ -112,7 +112,7 @@ def test_an_interrupted_import_leaves_nothing_behind(
     def interrupt(*args: object) -> None:
         raise KeyboardInterrupt  # Ctrl-C after the messages were written
 
-    monkeypatch.setattr(export, "_save_checkpoint", interrupt)
+    monkeypatch.setattr(SqliteBackend, "save_checkpoint", interrupt)
     result = target.invoke(["import", str(path)])
     assert result.exit_code == 1 and "Aborted" in result.output
     monkeypatch.undo()

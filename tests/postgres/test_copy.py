@@ -24,9 +24,9 @@ from threadloom import (
 from threadloom.backends.postgres.nul import unescape_row
 from threadloom.cli import cli
 from threadloom.cli.demo import create_demo
-from threadloom.copy import SESSION_INDEX, TABLES, DestinationNotEmpty, copy_store
-from threadloom.export import build_document
-from threadloom.workflows.rows import COLUMNS as TRACE_COLUMNS
+from threadloom.contract import TRACE_COLUMNS
+from threadloom.transfer import build_document
+from threadloom.transfer.copy import SESSION_INDEX, DestinationNotEmpty, copy_store
 
 pytestmark = pytest.mark.postgres
 
@@ -221,12 +221,15 @@ def test_tables_cover_the_schemas_parents_first(tmp_path: Path, pg_dsn: str) -> 
     """Every table is copied, after the tables its foreign keys point at.
 
     Read from both live schemas, so a table or foreign key added later without a
-    place in ``TABLES`` fails here instead of being silently left behind by a copy.
+    place in the backends' ``copy_tables()`` fails here instead of being silently left
+    behind by a copy.
     """
-    order = [spec.name for spec in TABLES]
-    parents = {spec.name: set(spec.parents) for spec in TABLES}
     db = tmp_path / "state.db"
-    StateStore.open(db).close()
+    with StateStore.open(db) as lite, StateStore.open(pg_dsn) as server:
+        copied = lite.backend.copy_tables()
+        assert server.backend.copy_tables() == copied
+    order = [spec.name for spec in copied]
+    parents = {spec.name: set(spec.parents) for spec in copied}
     conn = sqlite3.connect(db)
     try:
         tables = {
@@ -248,7 +251,6 @@ def test_tables_cover_the_schemas_parents_first(tmp_path: Path, pg_dsn: str) -> 
                 assert ((column, target) in parents[table]) == bool(not_null[column]), fk
     finally:
         conn.close()
-    StateStore.open(pg_dsn).close()
     with psycopg.connect(pg_dsn) as pg:
         tables = {
             name

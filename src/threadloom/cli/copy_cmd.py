@@ -8,8 +8,8 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
-from ..copy import CopyMode, DestinationNotEmpty, TableReport, copy_store
 from ..store import StateStore
+from ..transfer.copy import CopyMode, DestinationNotEmpty, TableReport, copy_store
 from .context import CliError, console, emit_json, json_option, wants_json
 from .params import COUNT
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import click
 
-from ..export import (
+from ..paths import open_private_file
+from ..transfer import (
     FORMATS,
     AlreadyImported,
     NotAnExport,
@@ -20,7 +21,6 @@ from ..export import (
     import_document,
     loads,
 )
-from ..paths import open_private_file
 from .context import (
     CliError,
     console,

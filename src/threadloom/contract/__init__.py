@@ -7,15 +7,31 @@ and the workflow trace store are written only against it.
 
 from .core import Backend, MigrationStep, SchemaInfo, ToolRow
 from .traces import TRACE_CHILD_TABLES, TRACE_COLUMNS, TraceOperations, TraceRow, TraceTable
+from .transfer import (
+    CheckpointRow,
+    CopyTable,
+    MessageRow,
+    Row,
+    RowCount,
+    ThreadImport,
+    TransferOperations,
+)
 
 __all__ = [
     "TRACE_CHILD_TABLES",
     "TRACE_COLUMNS",
     "Backend",
+    "CheckpointRow",
+    "CopyTable",
+    "MessageRow",
     "MigrationStep",
+    "Row",
+    "RowCount",
     "SchemaInfo",
+    "ThreadImport",
     "ToolRow",
     "TraceOperations",
     "TraceRow",
     "TraceTable",
+    "TransferOperations",
 ]

@@ -30,6 +30,7 @@ from ..records import (
 )
 from ..session_index import SessionIndex
 from .traces import TraceOperations
+from .transfer import TransferOperations
 
 __all__ = ["Backend", "MigrationStep", "SchemaInfo", "ToolRow"]
 
@@ -62,7 +63,7 @@ class SchemaInfo:
     pending: tuple[MigrationStep, ...]
 
 
-class Backend(TraceOperations, Protocol):
+class Backend(TraceOperations, TransferOperations, Protocol):
     """A storage engine for the store's tables."""
 
     #: Where the data lives (a file path, or a DSN without its password).

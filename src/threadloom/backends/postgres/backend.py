@@ -53,6 +53,7 @@ from .nul import escape, escape_opt, unescape_row
 from .schema import apply_migrations, plan_migrations
 from .session_index import PgSessionIndex
 from .traces import PgTraces
+from .transfer import PgTransfer
 
 __all__ = ["PostgresBackend"]
 
@@ -171,7 +172,7 @@ def _job(row: Sequence[Any]) -> JobStateRecord:
     return job_from_row(unescape_row(row))
 
 
-class PostgresBackend(PgTraces, TransactionalBackend[psycopg.Connection[Any]]):
+class PostgresBackend(PgTraces, PgTransfer, TransactionalBackend[psycopg.Connection[Any]]):
     """The store's tables in a PostgreSQL schema (the connection's ``search_path``).
 
     Open it with :meth:`open` (``StateStore.open`` does).

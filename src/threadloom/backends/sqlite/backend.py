@@ -50,6 +50,7 @@ from .jsonl_index import JsonlSessionIndex
 from .schema import apply_migrations, plan_migrations, prepare_read_only
 from .siblings import held_by_siblings
 from .traces import SqliteTraces
+from .transfer import SqliteTransfer
 
 __all__ = ["SqliteBackend"]
 
@@ -128,7 +129,7 @@ def _check_version_untouched(path: Path, busy_timeout: float) -> None:
         probe.close()
 
 
-class SqliteBackend(SqliteTraces, TransactionalBackend[sqlite3.Connection]):
+class SqliteBackend(SqliteTraces, SqliteTransfer, TransactionalBackend[sqlite3.Connection]):
     """The store's tables in one SQLite file, with ``session_index.jsonl`` beside it.
 
     Args:

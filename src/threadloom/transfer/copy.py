@@ -33,24 +33,21 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from .backends.rows import GOAL_COLUMNS, JOB_COLUMNS, THREAD_COLUMNS
-from .errors import Conflict, ThreadloomError
-from .records import SessionIndexEntry
-from .store import StateStore
-from .workflows.rows import COLUMNS as TRACE_COLUMNS
-from .workflows.rows import Table as TraceTable
+from ..contract import Backend, CopyTable
+from ..errors import Conflict, SchemaError, ThreadloomError
+from ..records import SessionIndexEntry
+from ..store import StateStore
 
 __all__ = [
-    "TABLES",
+    "SESSION_INDEX",
     "CopyMode",
     "CopyReport",
     "DestinationNotEmpty",
     "TableReport",
-    "TableSpec",
     "copy_store",
 ]
 
@@ -80,89 +77,6 @@ class DestinationNotEmpty(Conflict):
         super().__init__(message)
         self.rows = rows
 
-
-@dataclass(frozen=True, slots=True)
-class TableSpec:
-    """One table to copy: its logical columns (no ``seq``/rowid) and what they hold."""
-
-    name: str
-    columns: tuple[str, ...]
-    #: The rows each row needs (``(column, parent table)``, column NOT NULL): a row
-    #: whose parent is missing is an orphan, skipped.
-    parents: tuple[tuple[str, str], ...] = ()
-    #: Whether the PostgreSQL table has a ``seq`` column (insertion order).
-    has_seq: bool = True
-    #: Column to order by on PostgreSQL without ``seq``.
-    order: str = "id"
-    #: The primary key's columns (a merge refuses a key both sides hold differently).
-    key: tuple[str, ...] = ("id",)
-
-    @property
-    def json_at(self) -> tuple[int, ...]:
-        """Indexes of the JSON columns."""
-        return tuple(i for i, c in enumerate(self.columns) if _is_json(c))
-
-
-def _is_json(column: str) -> bool:
-    return column.endswith("_json") or column == "input_schema"
-
-
-def _cols(text: str) -> tuple[str, ...]:
-    return tuple(c.strip() for c in text.split(","))
-
-
-_THREAD = ("thread_id", "threads")
-_RUN = ("workflow_run_id", TraceTable.RUNS.value)
-
-#: Tables in dependency order: every table a foreign key points at comes first
-#: (``tests/postgres/test_copy.py`` checks this against both schemas). The nullable
-#: ``branch_run_id`` of leaf runs and candidates points at branch runs, copied before
-#: them too.
-TABLES: tuple[TableSpec, ...] = (
-    TableSpec("threads", _cols(THREAD_COLUMNS)),
-    TableSpec(
-        "messages",
-        ("id", "thread_id", "role", "content", "item_json", "created_at", "parent_entry_id"),
-        parents=(_THREAD,),
-        has_seq=False,
-    ),
-    TableSpec(
-        "checkpoints",
-        ("thread_id", "checkpoint_id", "state_json", "created_at"),
-        parents=(_THREAD,),
-        key=("thread_id", "checkpoint_id"),
-    ),
-    TableSpec(
-        "thread_dynamic_tools",
-        ("thread_id", "position", "name", "description", "input_schema"),
-        parents=(_THREAD,),
-        has_seq=False,
-        order="thread_id, position",
-        key=("thread_id", "position"),
-    ),
-    TableSpec(
-        "thread_goals",
-        _cols(GOAL_COLUMNS),
-        parents=(_THREAD,),
-        has_seq=False,
-        order="thread_id",
-        key=("thread_id",),
-    ),
-    TableSpec("jobs", _cols(JOB_COLUMNS)),
-    TableSpec(TraceTable.RUNS.value, TRACE_COLUMNS[TraceTable.RUNS]),
-    TableSpec(TraceTable.BRANCHES.value, TRACE_COLUMNS[TraceTable.BRANCHES], parents=(_RUN,)),
-    TableSpec(TraceTable.LEAVES.value, TRACE_COLUMNS[TraceTable.LEAVES], parents=(_RUN,)),
-    TableSpec(
-        TraceTable.CONTROL_NODES.value, TRACE_COLUMNS[TraceTable.CONTROL_NODES], parents=(_RUN,)
-    ),
-    TableSpec(
-        TraceTable.CANDIDATES.value,
-        TRACE_COLUMNS[TraceTable.CANDIDATES],
-        parents=(_RUN, ("control_node_run_id", TraceTable.CONTROL_NODES.value)),
-    ),
-)
-
-_SPECS = {spec.name: spec for spec in TABLES}
 
 SESSION_INDEX = "session_index"
 
@@ -217,170 +131,14 @@ class CopyReport:
         return all(t.verified for t in self.tables)
 
 
-class _Side(Protocol):
-    """A store's tables, read and written as logical rows (text unescaped)."""
-
-    def count(self, spec: TableSpec) -> tuple[int, int]: ...
-    def batches(self, spec: TableSpec, size: int) -> Iterator[list[tuple[Any, ...]]]: ...
-    def insert(self, spec: TableSpec, rows: Sequence[tuple[Any, ...]]) -> int: ...
-    def finish(self) -> None: ...
-    def append_index(self, rows: Sequence[tuple[Any, ...]]) -> None: ...
-
-
-class _SqliteSide:
-    def __init__(self, store: StateStore) -> None:
-        from .backends.sqlite import SqliteBackend
-
-        backend = store.backend
-        assert isinstance(backend, SqliteBackend)
-        self._backend = backend
-
-    def _where(self, spec: TableSpec) -> str:
-        """The filter keeping rows whose parents are kept (orphans of orphans too)."""
-        if not spec.parents:
-            return ""
-        tests = (
-            f"{column} IN (SELECT id FROM {parent}{self._where(_SPECS[parent])})"
-            for column, parent in spec.parents
-        )
-        return " WHERE " + " AND ".join(tests)
-
-    def count(self, spec: TableSpec) -> tuple[int, int]:
-        conn = self._backend.connection()
-        total = conn.execute(f"SELECT count(*) FROM {spec.name}").fetchone()[0]
-        kept = conn.execute(f"SELECT count(*) FROM {spec.name}{self._where(spec)}").fetchone()[0]
-        return int(kept), int(total) - int(kept)
-
-    def batches(self, spec: TableSpec, size: int) -> Iterator[list[tuple[Any, ...]]]:
-        with self._backend.read(f"failed to read {spec.name}") as conn:
-            cur = conn.execute(
-                f"SELECT {', '.join(spec.columns)} FROM {spec.name}{self._where(spec)} "
-                "ORDER BY rowid"
-            )
-            while rows := cur.fetchmany(size):
-                yield [tuple(r) for r in rows]
-
-    def insert(self, spec: TableSpec, rows: Sequence[tuple[Any, ...]]) -> int:
-        marks = ", ".join("?" * len(spec.columns))
-        with self._backend.write(f"failed to copy rows into {spec.name}") as conn:
-            before = conn.total_changes
-            conn.executemany(
-                f"INSERT OR IGNORE INTO {spec.name} ({', '.join(spec.columns)}) VALUES ({marks})",
-                rows,
-            )
-            return conn.total_changes - before
-
-    def finish(self) -> None:
-        """Nothing: AUTOINCREMENT follows explicit message ids by itself."""
-
-    def append_index(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        index = self._backend.session_index
-        for row in rows:
-            index.append(
-                SessionIndexEntry(
-                    thread_id=row[0], thread_name=row[1], updated_at=row[2], rollout_path=row[3]
-                )
-            )
-
-
-class _PostgresSide:
-    def __init__(self, store: StateStore) -> None:
-        from .backends.postgres import PostgresBackend
-
-        backend = store.backend
-        assert isinstance(backend, PostgresBackend)
-        self._conns = backend.connections
-
-    def append_index(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        from .backends.postgres.nul import escape, escape_opt
-        from .backends.postgres.session_index import ascii_casefold
-
-        with (
-            self._conns.write("failed to copy the session index") as conn,
-            conn.cursor() as cur,
-        ):
-            cur.executemany(
-                "INSERT INTO session_index (thread_id, thread_name, updated_at, rollout_path, "
-                "name_key) VALUES (%s, %s, %s, %s, %s)",
-                [
-                    (
-                        escape(r[0]),
-                        escape_opt(r[1]),
-                        r[2],
-                        escape_opt(r[3]),
-                        None if r[1] is None else escape(ascii_casefold(r[1])),
-                    )
-                    for r in rows
-                ],
-            )
-
-    def count(self, spec: TableSpec) -> tuple[int, int]:
-        with self._conns.call(f"failed to count {spec.name}") as conn:
-            row = conn.execute(f"SELECT count(*) FROM {spec.name}").fetchone()
-        assert row is not None
-        return int(row[0]), 0  # foreign keys: no orphans here
-
-    def batches(self, spec: TableSpec, size: int) -> Iterator[list[tuple[Any, ...]]]:
-        from .backends.postgres.nul import unescape_row
-
-        select = ", ".join(f"{c}::text" if _is_json(c) else c for c in spec.columns)
-        order = "seq" if spec.has_seq else spec.order
-        with (
-            self._conns.read(f"failed to read {spec.name}") as conn,
-            conn.cursor(name=f"threadloom_copy_{spec.name}") as cur,
-        ):
-            cur.execute(f"SELECT {select} FROM {spec.name} ORDER BY {order}")
-            while rows := cur.fetchmany(size):
-                yield [unescape_row(r, spec.json_at) for r in rows]
-
-    def insert(self, spec: TableSpec, rows: Sequence[tuple[Any, ...]]) -> int:
-        from .backends.postgres.nul import escape
-
-        json_at = spec.json_at
-        marks = ", ".join("%s::json" if i in json_at else "%s" for i in range(len(spec.columns)))
-        params = [
-            tuple(
-                escape(v) if type(v) is str and i not in json_at else v for i, v in enumerate(row)
-            )
-            for row in rows
-        ]
-        sql = (
-            f"INSERT INTO {spec.name} ({', '.join(spec.columns)}) VALUES ({marks}) "
-            "ON CONFLICT DO NOTHING"
-        )
-        with (
-            self._conns.write(f"failed to copy rows into {spec.name}") as conn,
-            conn.cursor() as cur,
-        ):
-            cur.executemany(sql, params)
-            return max(cur.rowcount, 0)
-
-    def finish(self) -> None:
-        # Explicit ids do not advance the identity sequence: move it past the copied ids.
-        with self._conns.call("failed to advance the message id sequence") as conn:
-            conn.execute(
-                "SELECT setval(pg_get_serial_sequence('messages', 'id'), "
-                "GREATEST((SELECT max(id) FROM messages), 1), "
-                "(SELECT max(id) FROM messages) IS NOT NULL)"
-            )
-
-
-def _side(store: StateStore) -> _Side:
-    from .backends.sqlite import SqliteBackend
-
-    if isinstance(store.backend, SqliteBackend):
-        return _SqliteSide(store)
-    return _PostgresSide(store)
-
-
 def _row_hash(row: Sequence[Any]) -> int:
     text = json.dumps(list(row), ensure_ascii=False, separators=(",", ":"), default=str)
     return int.from_bytes(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest(), "big")
 
 
 def _checksum(
-    side: _Side,
-    spec: TableSpec,
+    side: Backend,
+    spec: CopyTable,
     size: int,
     *,
     collect: set[int] | None = None,
@@ -398,7 +156,7 @@ def _checksum(
     count = 0
     total = 0
     absent = 0
-    for batch in side.batches(spec, size):
+    for batch in side.read_rows(spec, size):
         count += len(batch)
         for row in batch:
             digest = _row_hash(row)
@@ -410,11 +168,12 @@ def _checksum(
     return count, f"{total:064x}", absent
 
 
+def _index_row(e: SessionIndexEntry) -> tuple[Any, ...]:
+    return (e.thread_id, e.thread_name, e.updated_at, e.rollout_path)
+
+
 def _index_rows(store: StateStore) -> list[tuple[Any, ...]]:
-    return [
-        (e.thread_id, e.thread_name, e.updated_at, e.rollout_path)
-        for e in store.session_index_entries()
-    ]
+    return [_index_row(e) for e in store.session_index_entries()]
 
 
 def _rows_checksum(rows: Sequence[Sequence[Any]]) -> str:
@@ -425,7 +184,7 @@ def _rows_checksum(rows: Sequence[Sequence[Any]]) -> str:
 
 
 def _compare(
-    src: _Side, dst: _Side, spec: TableSpec, size: int
+    src: Backend, dst: Backend, spec: CopyTable, size: int
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """The keys of ``spec``'s destination rows that the source does not hold alike.
 
@@ -438,12 +197,12 @@ def _compare(
     at = [spec.columns.index(c) for c in spec.key]
     theirs = {
         tuple(row[i] for i in at): _row_hash(row)
-        for batch in dst.batches(spec, size)
+        for batch in dst.read_rows(spec, size)
         for row in batch
     }
     alike: set[tuple[Any, ...]] = set()
     clashes: list[tuple[Any, ...]] = []
-    for batch in src.batches(spec, size):
+    for batch in src.read_rows(spec, size):
         for row in batch:
             key = tuple(row[i] for i in at)
             held = theirs.get(key)
@@ -456,7 +215,7 @@ def _compare(
     return [k for k in theirs if k not in alike], clashes
 
 
-def _keys(spec: TableSpec, keys: Sequence[tuple[Any, ...]], total: int) -> str:
+def _keys(spec: CopyTable, keys: Sequence[tuple[Any, ...]], total: int) -> str:
     shown = [
         spec.name + " " + ", ".join(f"{c}={v!r}" for c, v in zip(spec.key, key, strict=True))
         for key in keys[:3]
@@ -466,8 +225,9 @@ def _keys(spec: TableSpec, keys: Sequence[tuple[Any, ...]], total: int) -> str:
 
 def _check_destination(
     mode: CopyMode,
-    src: _Side,
-    dst: _Side,
+    src: Backend,
+    dst: Backend,
+    tables: Sequence[CopyTable],
     names: tuple[str, str],
     held: dict[str, int],
     size: int,
@@ -497,7 +257,7 @@ def _check_destination(
             '(mode="resume"), or merge into it (mode="merge")',
             held,
         )
-    for spec in TABLES:
+    for spec in tables:
         if not held.get(spec.name):
             continue
         foreign, clashes = _compare(src, dst, spec, size)
@@ -547,6 +307,7 @@ def copy_store(
 
     Raises:
         DestinationNotEmpty: The destination does not suit ``mode`` (nothing written).
+        SchemaError: The two stores' tables differ.
         ThreadloomError: A row cannot be written (invalid JSON, a seed-era text
             ``current_leaf_id``), or either store fails.
         ValueError: ``batch_size`` below 1 or an unknown ``mode``.
@@ -554,25 +315,33 @@ def copy_store(
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     mode = CopyMode(mode)
-    src, dst = _side(source), _side(target)
-    report = CopyReport(source=source.backend.location, target=target.backend.location, mode=mode)
+    src, dst = source.backend, target.backend
+    tables = src.copy_tables()
+    if dst.copy_tables() != tables:
+        raise SchemaError(
+            f"cannot copy {src.location} into {dst.location}: their tables differ "
+            "(run `threadloom migrate` on both with the same threadloom)"
+        )
+    report = CopyReport(source=src.location, target=dst.location, mode=mode)
     merge = mode is CopyMode.MERGE
     counts: list[tuple[TableReport, int]] = []
-    for spec in TABLES:
+    for spec in tables:
         table = TableReport(spec.name, merged=merge)
-        table.source_rows, table.orphans_skipped = src.count(spec)
-        counts.append((table, sum(dst.count(spec))))
+        counted = src.count_rows(spec)
+        table.source_rows, table.orphans_skipped = counted.rows, counted.orphans
+        held_rows = dst.count_rows(spec)
+        counts.append((table, held_rows.rows + held_rows.orphans))
     held = {t.name: have for t, have in counts if have}
-    _check_destination(mode, src, dst, (report.source, report.target), held, batch_size)
-    for spec, (table, have) in zip(TABLES, counts, strict=True):
+    _check_destination(mode, src, dst, tables, (report.source, report.target), held, batch_size)
+    for spec, (table, have) in zip(tables, counts, strict=True):
         report.tables.append(table)
         done = 0
         if have == table.source_rows and not merge:
             done = have  # complete already (verification below still checks it)
         else:
-            for batch in src.batches(spec, batch_size):
+            for batch in src.read_rows(spec, batch_size):
                 try:
-                    table.copied += dst.insert(spec, batch)
+                    table.copied += dst.write_rows(spec, batch)
                 except ThreadloomError as exc:
                     raise ThreadloomError(f"copy stopped in table {spec.name}: {exc}") from exc
                 done += len(batch)
@@ -580,21 +349,21 @@ def copy_store(
                     progress(spec.name, done, table.source_rows)
         if progress is not None and done == have:
             progress(spec.name, done, table.source_rows)
-    dst.finish()
     # The session index: the latest entry per thread, appended where the target differs.
-    wanted = _index_rows(source)
+    entries = source.session_index_entries()
+    wanted = [_index_row(e) for e in entries]
     present = set(_index_rows(target))
     index = TableReport(SESSION_INDEX, source_rows=len(wanted), merged=merge)
     report.tables.append(index)
     for start in range(0, len(wanted), batch_size):
-        batch = [row for row in wanted[start : start + batch_size] if row not in present]
-        if batch:
-            dst.append_index(batch)
-            index.copied += len(batch)
+        missing = [e for e in entries[start : start + batch_size] if _index_row(e) not in present]
+        if missing:
+            dst.append_index_entries(missing)
+            index.copied += len(missing)
         if progress is not None:
             progress(SESSION_INDEX, min(start + batch_size, len(wanted)), len(wanted))
     # Verify: counts and checksums of what both sides now hold.
-    for table, spec in zip(report.tables, TABLES, strict=False):
+    for table, spec in zip(report.tables, tables, strict=False):
         # A merge checks that each source row is there, so it remembers the target's.
         there: set[int] | None = set() if merge else None
         table.target_rows, table.target_checksum, _ = _checksum(
