@@ -6,5 +6,28 @@ and the workflow trace store are written only against it.
 """
 
 from .core import Backend, MigrationStep, SchemaInfo, ToolRow
+from .maintenance import (
+    CHILD_TABLES,
+    Compaction,
+    MaintenanceOperations,
+    Orphans,
+    StorageInfo,
+    TableStats,
+    ThreadCounts,
+    ThreadSize,
+)
 
-__all__ = ["Backend", "MigrationStep", "SchemaInfo", "ToolRow"]
+__all__ = [
+    "CHILD_TABLES",
+    "Backend",
+    "Compaction",
+    "MaintenanceOperations",
+    "MigrationStep",
+    "Orphans",
+    "SchemaInfo",
+    "StorageInfo",
+    "TableStats",
+    "ThreadCounts",
+    "ThreadSize",
+    "ToolRow",
+]

@@ -29,6 +29,7 @@ from ..records import (
     ThreadMetadata,
 )
 from ..session_index import SessionIndex
+from .maintenance import MaintenanceOperations
 
 __all__ = ["Backend", "MigrationStep", "SchemaInfo", "ToolRow"]
 
@@ -61,7 +62,7 @@ class SchemaInfo:
     pending: tuple[MigrationStep, ...]
 
 
-class Backend(Protocol):
+class Backend(MaintenanceOperations, Protocol):
     """A storage engine for the store's tables."""
 
     #: Where the data lives (a file path, or a DSN without its password).

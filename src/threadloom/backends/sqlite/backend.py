@@ -47,6 +47,7 @@ from ..rows import (
 )
 from .connection import ConnectionManager, Durability, translate_errors
 from .jsonl_index import JsonlSessionIndex
+from .maintenance import SqliteMaintenance
 from .schema import apply_migrations, plan_migrations, prepare_read_only
 from .siblings import held_by_siblings
 
@@ -127,7 +128,7 @@ def _check_version_untouched(path: Path, busy_timeout: float) -> None:
         probe.close()
 
 
-class SqliteBackend(TransactionalBackend[sqlite3.Connection]):
+class SqliteBackend(TransactionalBackend[sqlite3.Connection], SqliteMaintenance):
     """The store's tables in one SQLite file, with ``session_index.jsonl`` beside it.
 
     Args:
