@@ -95,7 +95,8 @@ class SqliteMaintenance(SharedMaintenance):
         return _file_size(self._wal_path)
 
     def compact(self) -> Compaction:
-        """Checkpoint the WAL, ``VACUUM``, checkpoint again; the file size before and after.
+        """Checkpoint the WAL, ``VACUUM``, checkpoint again; the file size before and after
+        ``VACUUM``.
 
         Raises:
             ReadOnlyStore: The store was opened read-only.
@@ -105,10 +106,11 @@ class SqliteMaintenance(SharedMaintenance):
         self._require_writable("cannot vacuum")
         if self._conns.in_transaction:
             raise ThreadloomError(f"cannot vacuum {self.path} inside a transaction")
-        before = _file_size(self.path)
         with translate_errors("failed to vacuum", self.path):
             conn = self._conns.connection()
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            # Measured once the WAL is folded in: the pages VACUUM starts from.
+            before = _file_size(self.path)
             conn.execute("VACUUM")
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         return Compaction(before, _file_size(self.path))
