@@ -73,7 +73,12 @@ def test_orphans_are_found_and_deleted(store: StateStore) -> None:
     kept = store.append_message("t1", "user", "hello")
     _orphans(store)
     found = store.backend.find_orphans()
-    assert found.rows == {"messages": 1, "checkpoints": 1, "thread_dynamic_tools": 0, "thread_goals": 0}
+    assert found.rows == {
+        "messages": 1,
+        "checkpoints": 1,
+        "thread_dynamic_tools": 0,
+        "thread_goals": 0,
+    }
     assert found.thread_ids == ("ghost",)
     if store.backend.engine == "sqlite":  # the server enforces them on PostgreSQL
         assert store.backend.foreign_key_violations() == {"messages": 1, "checkpoints": 1}
@@ -81,7 +86,12 @@ def test_orphans_are_found_and_deleted(store: StateStore) -> None:
         assert store.backend.foreign_key_violations() == {}
     with store.transaction():
         deleted = store.backend.delete_orphans()
-    assert deleted == {"messages": 1, "checkpoints": 1, "thread_dynamic_tools": 0, "thread_goals": 0}
+    assert deleted == {
+        "messages": 1,
+        "checkpoints": 1,
+        "thread_dynamic_tools": 0,
+        "thread_goals": 0,
+    }
     assert store.backend.find_orphans().rows == dict.fromkeys(CHILD_TABLES, 0)
     assert [m.id for m in store.list_all_messages("t1")] == [kept]
 
@@ -183,9 +193,12 @@ def test_table_stats_and_largest_threads(store: StateStore) -> None:
     assert tables["threads"].rows == 2 and tables["messages"].rows == 4
     assert tables["jobs"].rows == 0
     for name in ("threads", "messages", "checkpoints", "thread_goals", "jobs"):
-        assert isinstance(tables[name].bytes, int) and tables[name].bytes > 0
-        assert isinstance(tables[name].index_bytes, int)
-    assert [(t.id, t.name, t.messages) for t in largest] == [("big", "Big", 3), ("small", "Small", 1)]
+        size, index_size = tables[name].bytes, tables[name].index_bytes
+        assert isinstance(size, int) and size > 0 and isinstance(index_size, int)
+    assert [(t.id, t.name, t.messages) for t in largest] == [
+        ("big", "Big", 3),
+        ("small", "Small", 1),
+    ]
     assert largest[0].bytes == 3 * (1000 + len('{"type":"message"}')) and largest[1].bytes == 2
     assert [t.id for t in store.backend.largest_threads(1)] == ["big"]
 
@@ -293,9 +306,11 @@ def test_a_lock_during_vacuum_is_store_busy_on_postgres() -> None:
                     vacuum(store)
                 holder.rollback()
             assert vacuum(store)[1] > 0
-        with StateStore.open(schema_dsn(schema), read_only=True) as reader:
-            with pytest.raises(ReadOnlyStore):
-                vacuum(reader)
+        with (
+            StateStore.open(schema_dsn(schema), read_only=True) as reader,
+            pytest.raises(ReadOnlyStore),
+        ):
+            vacuum(reader)
     finally:
         drop_schema(schema)
 

@@ -195,7 +195,9 @@ def repair_cmd(yes: bool, dry_run: bool, as_json: bool) -> None:
     wal = ""
     if done.wal_bytes_after is not None:
         wal = f"; WAL {human_bytes(done.wal_bytes_before)} → {human_bytes(done.wal_bytes_after)}"
-    out.print(f"  • session index {done.index_lines_before} → {done.index_lines_after} line(s){wal}")
+    out.print(
+        f"  • session index {done.index_lines_before} → {done.index_lines_after} line(s){wal}"
+    )
 
 
 @click.command("prune")

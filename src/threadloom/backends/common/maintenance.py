@@ -184,12 +184,12 @@ class SharedMaintenance:
     def reset_bad_leaves(self, thread_ids: Collection[str]) -> dict[str, int | None]:
         """Point each thread whose leaf is still bad at its newest tip (or none)."""
         d = self._dialect
-        still_bad = (
-            "SELECT 1 FROM threads t WHERE t.id = {p} AND ".format(p=d.placeholder)
-            + _BAD_LEAF.format(not_integer=d.leaf_not_integer)
+        p = d.placeholder
+        still_bad = f"SELECT 1 FROM threads t WHERE t.id = {p} AND " + _BAD_LEAF.format(
+            not_integer=d.leaf_not_integer
         )
-        newest = _NEWEST_TIP.format(p=d.placeholder)
-        update = "UPDATE threads SET current_leaf_id = {p} WHERE id = {p}".format(p=d.placeholder)
+        newest = _NEWEST_TIP.format(p=p)
+        update = f"UPDATE threads SET current_leaf_id = {p} WHERE id = {p}"
         out: dict[str, int | None] = {}
         with self.write("failed to reset current leaves") as conn:
             for thread_id in sorted(set(thread_ids)):
@@ -281,7 +281,9 @@ class SharedMaintenance:
             return [
                 TableStats(
                     name,
-                    int(conn.execute(f"SELECT COUNT(*) FROM {quote_identifier(name)}").fetchone()[0]),
+                    int(
+                        conn.execute(f"SELECT COUNT(*) FROM {quote_identifier(name)}").fetchone()[0]
+                    ),
                     *sizes[name],
                 )
                 for name in sorted(sizes)

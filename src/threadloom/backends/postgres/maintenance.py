@@ -143,7 +143,4 @@ class PgMaintenance(SharedMaintenance):
         )
 
     def _table_sizes(self, conn: Executor) -> dict[str, tuple[int | None, int | None]]:
-        return {
-            str(row[0]): (int(row[1]), int(row[2])) for row in conn.execute(_SIZES).fetchall()
-        }
-
+        return {str(row[0]): (int(row[1]), int(row[2])) for row in conn.execute(_SIZES).fetchall()}

@@ -141,7 +141,9 @@ class SqliteMaintenance(SharedMaintenance):
         pages: dict[str, int] | None = {}
         try:
             # dbstat is compiled into most SQLite builds but not all: sizes are optional.
-            pages = dict(conn.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name").fetchall())
+            pages = dict(
+                conn.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name").fetchall()
+            )
         except sqlite3.OperationalError:
             pages = None
         sizes: dict[str, tuple[int | None, int | None]] = {}
