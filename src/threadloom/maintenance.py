@@ -1,9 +1,11 @@
 """Health checks, repairs, pruning and statistics of a store (the CLI's engine room).
 
-Everything here is UI-free so scripts and other commands can reuse it. The checks
-that look below the store API (``integrity_check``, foreign keys, orphans, the WAL)
-exist for the embedded SQLite backend only; on other backends :func:`diagnose` reports
-what the public API can see and says the rest is not available.
+Everything here is UI-free so scripts and other commands can reuse it, and written
+only against the backend contract (:class:`~threadloom.contract.MaintenanceOperations`):
+each backend runs its own checks (SQLite: ``integrity_check``, foreign keys, the WAL
+and free pages; PostgreSQL: index validity, sizes from the catalog, dead tuples), and
+the reports have the same keys on both, ``None`` or empty where an engine has no
+such value.
 
 The orphans are the original's legacy: the seed version never enabled foreign keys, so
 ``delete_thread`` left a deleted thread's messages, checkpoints, tools and goal behind.
@@ -12,15 +14,12 @@ The orphans are the original's legacy: the seed version never enabled foreign ke
 from __future__ import annotations
 
 import math
-import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from .backends.sqlite import SqliteBackend
-from .backends.sqlite.connection import translate_errors
+from .contract import CHILD_TABLES, StorageInfo, TableStats, ThreadCounts
 from .errors import InvalidRecord
 from .records import ThreadMetadata
 from .session_index import IndexHealth
@@ -42,57 +41,13 @@ __all__ = [
     "vacuum",
 ]
 
-#: Tables whose rows belong to a thread (``thread_id``) and were orphaned by the seed.
-CHILD_TABLES = ("messages", "checkpoints", "thread_dynamic_tools", "thread_goals")
-
-
-def _sqlite(store: StateStore) -> SqliteBackend | None:
-    backend = store.backend
-    return backend if isinstance(backend, SqliteBackend) else None
-
-
-def _file_size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
-
 
 # -- per-thread counts ---------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ThreadCounts:
-    """Messages and branches (leaf messages) of one thread."""
-
-    messages: int = 0
-    branches: int = 0
-
-
 def thread_counts(store: StateStore, thread_ids: Iterable[str]) -> dict[str, ThreadCounts]:
-    """Message and branch counts for several threads (one query each on SQLite)."""
-    ids = list(thread_ids)
-    out = {thread_id: ThreadCounts() for thread_id in ids}
-    backend = _sqlite(store)
-    if backend is None:
-        for thread_id in ids:
-            out[thread_id] = ThreadCounts(
-                len(store.list_all_messages(thread_id)), len(store.list_leaf_messages(thread_id))
-            )
-        return out
-    conn = backend.connection()
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        rows = conn.execute(
-            "SELECT m.thread_id, COUNT(*), SUM(NOT EXISTS (SELECT 1 FROM messages c "
-            f"WHERE c.parent_entry_id = m.id)) FROM messages m WHERE m.thread_id IN ({marks}) "
-            "GROUP BY m.thread_id",
-            chunk,
-        ).fetchall()
-        for thread_id, messages, branches in rows:
-            out[thread_id] = ThreadCounts(int(messages), int(branches or 0))
-    return out
+    """Message and branch counts for several threads, counted by the backend."""
+    return store.backend.thread_counts(thread_ids)
 
 
 # -- doctor ------------------------------------------------------------------------
@@ -104,11 +59,13 @@ class DoctorReport:
 
     Attributes:
         location: The database.
-        sqlite: Whether the SQLite-only checks ran.
+        sqlite: Whether the database is SQLite (kept for scripts; see ``backend``).
         schema_version: ``PRAGMA user_version`` (the original's meaning).
         pending_steps: Schema steps not yet applied.
-        integrity: ``integrity_check`` messages (``["ok"]`` when healthy).
-        foreign_key_violations: Rows ``foreign_key_check`` reports, per table.
+        integrity: The engine's page check (SQLite ``integrity_check``: ``["ok"]``
+            when healthy); empty where threadloom runs none (PostgreSQL).
+        foreign_key_violations: Rows ``foreign_key_check`` reports, per table (empty
+            on PostgreSQL, whose server enforces them).
         orphans: Rows of a missing thread, per table.
         orphan_threads: The missing thread ids those rows name.
         bad_leaves: Threads whose ``current_leaf_id`` is not one of their messages.
@@ -121,11 +78,17 @@ class DoctorReport:
             nor deleted itself: another database in the folder shares the file, the
             original deleted them (it never records that), or a name was appended
             without a thread. Their entries are never dropped.
-        wal_bytes: Size of the ``-wal`` file.
-        db_bytes: Size of the database file.
+        wal_bytes: Size of the ``-wal`` file (``None`` on PostgreSQL).
+        db_bytes: Size of the database file (PostgreSQL: the schema's tables and
+            indexes).
         error: Why the database could not be checked at all (it could not be opened:
             missing, empty, not a database, unreachable); the other fields are then
             empty.
+        backend: ``"sqlite"`` or ``"postgresql"`` (``None`` when it could not be
+            opened).
+        invalid_indexes: Indexes the engine marked invalid (PostgreSQL).
+        free_bytes: Free pages ``VACUUM`` would return (SQLite).
+        dead_tuples: Dead rows per table awaiting ``VACUUM`` (PostgreSQL).
     """
 
     location: str
@@ -141,15 +104,24 @@ class DoctorReport:
     index: IndexHealth | None = None
     index_deleted_threads: list[str] = field(default_factory=list)
     index_other_threads: list[str] = field(default_factory=list)
-    wal_bytes: int = 0
+    wal_bytes: int | None = 0
     db_bytes: int = 0
     error: str | None = None
+    backend: str | None = None
+    invalid_indexes: list[str] = field(default_factory=list)
+    free_bytes: int | None = None
+    dead_tuples: dict[str, int] | None = None
 
     @classmethod
-    def unreadable(cls, location: str, reason: str) -> DoctorReport:
+    def unreadable(cls, location: str, reason: str, backend: str | None = None) -> DoctorReport:
         """The report on a database that could not be opened, saying why."""
         return cls(
-            location=location, sqlite=False, schema_version=0, pending_steps=[], error=reason
+            location=location,
+            sqlite=backend == "sqlite",
+            schema_version=0,
+            pending_steps=[],
+            error=reason,
+            backend=backend,
         )
 
     @property
@@ -176,7 +148,7 @@ class DoctorReport:
             out.append(f"cannot be checked: {self.error}")
         if self.pending_steps:
             out.append(f"pending schema steps: {', '.join(self.pending_steps)}")
-        if self.integrity and self.integrity != ["ok"]:
+        if self.damaged:
             found = "; ".join(line.replace("\n", " ") for line in self.integrity[:5])
             more = len(self.integrity) - 5
             out.append(
@@ -189,6 +161,8 @@ class DoctorReport:
             out.append(f"thread {thread_id}: current_leaf_id {leaf!r} is not one of its messages")
         for thread_id in self.stale_archived_status:
             out.append(f"thread {thread_id}: status 'archived' but not archived")
+        for name in self.invalid_indexes:
+            out.append(f"index {name} is invalid (a failed build): queries do not use it")
         if self.index is not None:
             if self.index.skipped_lines:
                 out.append(f"session index: {self.index.skipped_lines} corrupt or torn line(s)")
@@ -199,7 +173,7 @@ class DoctorReport:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready view (``--json``)."""
+        """A JSON-ready view (``--json``); the same keys on every backend."""
         index = None
         if self.index is not None:
             index = {
@@ -215,6 +189,7 @@ class DoctorReport:
             }
         return {
             "location": self.location,
+            "backend": self.backend,
             "sqlite": self.sqlite,
             "schema_version": self.schema_version,
             "pending_steps": self.pending_steps,
@@ -224,117 +199,78 @@ class DoctorReport:
             "orphan_threads": self.orphan_threads,
             "bad_leaves": self.bad_leaves,
             "stale_archived_status": self.stale_archived_status,
+            "invalid_indexes": self.invalid_indexes,
             "session_index": index,
             "wal_bytes": self.wal_bytes,
             "db_bytes": self.db_bytes,
+            "free_bytes": self.free_bytes,
+            "dead_tuples": self.dead_tuples,
             "error": self.error,
             "damaged": self.damaged,
             "problems": self.problems(),
         }
 
 
-def _thread_ids(conn: sqlite3.Connection) -> set[str]:
-    return {row[0] for row in conn.execute("SELECT id FROM threads")}
-
-
-def _integrity_check(conn: sqlite3.Connection, path: Path) -> list[str]:
-    """``integrity_check``'s messages; when SQLite cannot even finish it, why."""
-    try:
-        return [str(row[0]) for row in conn.execute("PRAGMA integrity_check")]
-    except sqlite3.OperationalError:
-        # Locked or unreadable is not damage: say what it is.
-        with translate_errors("failed to run integrity_check", path):
-            raise
-    except sqlite3.DatabaseError as exc:
-        # SQLITE_CORRUPT / SQLITE_NOTADB: pages so damaged that the check stops.
-        return [f"SQLite stopped the check: {exc}"]
+def _storage_fields(storage: StorageInfo) -> dict[str, Any]:
+    return {
+        "sqlite": storage.engine == "sqlite",
+        "backend": storage.engine,
+        "wal_bytes": storage.wal_bytes,
+        "db_bytes": storage.database_bytes,
+        "free_bytes": storage.free_bytes,
+        "dead_tuples": storage.dead_tuples,
+    }
 
 
 def diagnose(store: StateStore) -> DoctorReport:
     """Run every health check; read-only (open the store ``read_only=True``).
 
-    A damaged file (``integrity_check`` fails) is reported with SQLite's messages, and
-    the checks that would read through the damaged pages are skipped.
+    A damaged file (the integrity check fails) is reported with the engine's
+    messages, and the checks that would read through the damaged pages are skipped.
 
     Raises:
         ThreadloomError: The database cannot be read.
     """
+    backend = store.backend
     info = store.schema_info()
     pending = [step.name for step in info.pending]
     index = store.session_index_health()
     indexed = {entry.thread_id for entry in store.session_index_entries()}
-    backend = _sqlite(store)
-    if backend is None:
-        existing = {t.id for t in store.iter_threads(include_archived=True)}
-        deleted = store.backend.deleted_threads(indexed - existing)
-        return DoctorReport(
-            location=store.backend.location,
-            sqlite=False,
-            schema_version=info.schema_version,
-            pending_steps=pending,
-            index=index,
-            index_deleted_threads=sorted(deleted),
-            index_other_threads=sorted(indexed - existing - deleted),
-        )
-    conn = backend.connection()
-    integrity = _integrity_check(conn, backend.path)
-    if integrity != ["ok"]:
+    integrity = backend.integrity_check()
+    storage = _storage_fields(backend.storage_info())
+    if integrity and integrity != ["ok"]:
         # The other checks read through the damaged pages: they would fail or mislead.
         return DoctorReport(
             location=backend.location,
-            sqlite=True,
             schema_version=info.schema_version,
             pending_steps=pending,
             integrity=integrity,
             index=index,
-            wal_bytes=_file_size(Path(str(backend.path) + "-wal")),
-            db_bytes=_file_size(backend.path),
+            **storage,
         )
     with store.snapshot():
-        fk: dict[str, int] = {}
-        for row in conn.execute("PRAGMA foreign_key_check"):
-            fk[row[0]] = fk.get(row[0], 0) + 1
-        orphans: dict[str, int] = {}
-        orphan_threads: set[str] = set()
-        for table in CHILD_TABLES:
-            rows = conn.execute(
-                f"SELECT thread_id, COUNT(*) FROM {table} "
-                "WHERE thread_id NOT IN (SELECT id FROM threads) GROUP BY thread_id"
-            ).fetchall()
-            orphans[table] = sum(int(r[1]) for r in rows)
-            orphan_threads.update(r[0] for r in rows)
-        bad_leaves = {
-            row[0]: row[1]
-            for row in conn.execute(
-                "SELECT t.id, t.current_leaf_id FROM threads t WHERE t.current_leaf_id IS NOT NULL "
-                "AND (typeof(t.current_leaf_id) != 'integer' OR NOT EXISTS (SELECT 1 FROM "
-                "messages m WHERE m.id = t.current_leaf_id AND m.thread_id = t.id))"
-            )
-        }
-        stale = [
-            row[0]
-            for row in conn.execute(
-                "SELECT id FROM threads WHERE status = 'archived' AND archived = 0 ORDER BY id"
-            )
-        ]
-        existing = _thread_ids(conn)
+        fk = backend.foreign_key_violations()
+        orphans = backend.find_orphans()
+        bad_leaves = backend.find_bad_leaves()
+        stale = backend.find_stale_archived()
+        invalid = backend.invalid_indexes()
+        existing = backend.existing_threads(indexed)
     deleted = backend.deleted_threads(indexed - existing)
     return DoctorReport(
         location=backend.location,
-        sqlite=True,
         schema_version=info.schema_version,
         pending_steps=pending,
         integrity=integrity,
         foreign_key_violations=fk,
-        orphans=orphans,
-        orphan_threads=sorted(orphan_threads),
+        orphans=orphans.rows,
+        orphan_threads=list(orphans.thread_ids),
         bad_leaves=bad_leaves,
         stale_archived_status=stale,
+        invalid_indexes=invalid,
         index=index,
         index_deleted_threads=sorted(deleted),
         index_other_threads=sorted(indexed - existing - deleted),
-        wal_bytes=_file_size(Path(str(backend.path) + "-wal")),
-        db_bytes=_file_size(backend.path),
+        **storage,
     )
 
 
@@ -343,7 +279,7 @@ def diagnose(store: StateStore) -> DoctorReport:
 
 @dataclass(frozen=True, slots=True)
 class RepairReport:
-    """What :func:`repair` changed."""
+    """What :func:`repair` changed (``wal_bytes_*`` are ``None`` on PostgreSQL)."""
 
     migrated: list[str] = field(default_factory=list)
     orphans_deleted: dict[str, int] = field(default_factory=dict)
@@ -352,8 +288,9 @@ class RepairReport:
     index_lines_before: int = 0
     index_lines_after: int = 0
     index_threads_dropped: list[str] = field(default_factory=list)
-    wal_bytes_before: int = 0
-    wal_bytes_after: int = 0
+    wal_bytes_before: int | None = 0
+    wal_bytes_after: int | None = 0
+    indexes_rebuilt: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view."""
@@ -362,6 +299,7 @@ class RepairReport:
             "orphans_deleted": self.orphans_deleted,
             "leaves_reset": self.leaves_reset,
             "statuses_reset": self.statuses_reset,
+            "indexes_rebuilt": self.indexes_rebuilt,
             "index_lines_before": self.index_lines_before,
             "index_lines_after": self.index_lines_after,
             "index_threads_dropped": self.index_threads_dropped,
@@ -375,52 +313,26 @@ def repair(store: StateStore, report: DoctorReport) -> RepairReport:
 
     Orphans are deleted; a current leaf that is not one of the thread's messages is
     reset to the thread's newest branch tip (or none); ``status = 'archived'`` on an
-    unarchived thread becomes ``idle``; the session index is compacted, dropping the
-    entries of the threads this database deleted (and no other database in the folder
-    holds) and no other; the WAL is checkpointed and truncated.
+    unarchived thread becomes ``idle``; invalid indexes are rebuilt; the session index
+    is compacted, dropping the entries of the threads this database deleted (and no
+    other database in the folder holds) and no other; the WAL is checkpointed and
+    truncated (SQLite).
+
+    Raises:
+        StoreBusy: Another writer held the database past the busy timeout.
+        Conflict: An invalid index cannot be rebuilt over the rows as they are.
     """
+    backend = store.backend
     migrated = [step.name for step in store.migrate()]
-    backend = _sqlite(store)
-    deleted: dict[str, int] = {}
-    leaves: dict[str, int | None] = {}
-    statuses: list[str] = []
-    wal_before = report.wal_bytes
-    if backend is not None:
-        with backend.write("failed to repair the database") as conn:
-            conn.execute(
-                "UPDATE threads SET current_leaf_id = NULL WHERE current_leaf_id IS NOT NULL "
-                "AND typeof(current_leaf_id) != 'integer'"
-            )
-            for table in CHILD_TABLES:
-                deleted[table] = conn.execute(
-                    f"DELETE FROM {table} WHERE thread_id NOT IN (SELECT id FROM threads)"
-                ).rowcount
-            for thread_id in report.bad_leaves:
-                row = conn.execute(
-                    "SELECT m.id FROM messages m WHERE m.thread_id = ? AND NOT EXISTS "
-                    "(SELECT 1 FROM messages c WHERE c.parent_entry_id = m.id) "
-                    "ORDER BY m.created_at DESC, m.id DESC LIMIT 1",
-                    (thread_id,),
-                ).fetchone()
-                leaf = None if row is None else int(row[0])
-                conn.execute(
-                    "UPDATE threads SET current_leaf_id = ? WHERE id = ?", (leaf, thread_id)
-                )
-                leaves[thread_id] = leaf
-            for thread_id in report.stale_archived_status:
-                conn.execute(
-                    "UPDATE threads SET status = 'idle' WHERE id = ? AND archived = 0 "
-                    "AND status = 'archived'",
-                    (thread_id,),
-                )
-                statuses.append(thread_id)
+    with store.transaction():
+        deleted = backend.delete_orphans()
+        leaves = backend.reset_bad_leaves(list(report.bad_leaves))
+        statuses = backend.reset_stale_archived(report.stale_archived_status)
+    rebuilt = backend.rebuild_indexes(report.invalid_indexes)
     # Decided again under the index's lock, not taken from the report: a thread
     # re-created since keeps its entries.
     result = store.compact_session_index(drop_deleted=True)
-    wal_after = wal_before
-    if backend is not None:
-        backend.connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        wal_after = _file_size(Path(str(backend.path) + "-wal"))
+    wal_after = backend.checkpoint_wal()
     return RepairReport(
         migrated=migrated,
         orphans_deleted=deleted,
@@ -429,8 +341,9 @@ def repair(store: StateStore, report: DoctorReport) -> RepairReport:
         index_lines_before=result.lines_before,
         index_lines_after=result.lines_after,
         index_threads_dropped=list(result.dropped_threads),
-        wal_bytes_before=wal_before,
+        wal_bytes_before=report.wal_bytes,
         wal_bytes_after=wal_after,
+        indexes_rebuilt=rebuilt,
     )
 
 
@@ -478,16 +391,9 @@ def select_threads_to_prune(
     cutoff = None
     if older_than_days is not None:
         cutoff = (int(time.time()) if now is None else now) - int(older_than_days * 86400)
-    selected = []
-    for thread in store.iter_threads(include_archived=True):
-        if cutoff is not None and thread.updated_at >= cutoff:
-            continue
-        if archived and not thread.archived:
-            continue
-        if wanted and thread.status.value not in wanted:
-            continue
-        selected.append(thread)
-    return selected
+    return store.backend.select_threads(
+        updated_before=cutoff, archived_only=archived, statuses=wanted
+    )
 
 
 def prune_threads(
@@ -510,103 +416,70 @@ def prune_threads(
 
 
 def vacuum(store: StateStore) -> tuple[int, int]:
-    """Checkpoint the WAL and ``VACUUM`` (SQLite); file size before and after."""
-    backend = _sqlite(store)
-    if backend is None:
-        return (0, 0)
-    before = _file_size(backend.path)
-    conn = backend.connection()
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.execute("VACUUM")
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return before, _file_size(backend.path)
+    """Compact the database (SQLite: WAL checkpoint and ``VACUUM``; PostgreSQL:
+    ``VACUUM (ANALYZE)``); its size before and after.
+
+    Raises:
+        StoreBusy: Another connection held a conflicting lock past the busy timeout.
+        ReadOnlyStore: The store was opened read-only.
+    """
+    done = store.backend.compact()
+    return done.bytes_before, done.bytes_after
 
 
 # -- stats -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class TableStats:
-    """Rows and bytes (``None`` when the engine cannot tell) of one table."""
-
-    name: str
-    rows: int
-    bytes: int | None
-
-
-@dataclass(frozen=True, slots=True)
 class StatsReport:
-    """Counts and sizes of a store."""
+    """Counts and sizes of a store (the same keys on every backend).
+
+    Attributes:
+        location: The database.
+        tables: Rows and sizes per table.
+        largest_threads: ``id``, ``name``, ``messages`` and text ``bytes`` of the
+            largest threads.
+        files: ``database`` (PostgreSQL: the schema's tables and indexes), ``wal``
+            (``None`` on PostgreSQL) and ``session_index`` bytes.
+        storage: The engine, its free pages (SQLite) or dead tuples (PostgreSQL).
+    """
 
     location: str
     tables: list[TableStats]
     largest_threads: list[dict[str, Any]]
-    files: dict[str, int]
+    files: dict[str, int | None]
+    storage: StorageInfo | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view."""
+        storage = self.storage
         return {
             "location": self.location,
-            "tables": [{"name": t.name, "rows": t.rows, "bytes": t.bytes} for t in self.tables],
+            "backend": None if storage is None else storage.engine,
+            "tables": [
+                {"name": t.name, "rows": t.rows, "bytes": t.bytes, "index_bytes": t.index_bytes}
+                for t in self.tables
+            ],
             "largest_threads": self.largest_threads,
             "files": self.files,
+            "free_bytes": None if storage is None else storage.free_bytes,
+            "dead_tuples": None if storage is None else storage.dead_tuples,
         }
 
 
 def stats(store: StateStore, top: int = 5) -> StatsReport:
     """Row counts and sizes per table, the largest threads, file sizes."""
-    backend = _sqlite(store)
-    if backend is None:
-        threads = list(store.iter_threads(include_archived=True))
-        counts = thread_counts(store, [t.id for t in threads])
-        biggest = sorted(counts.items(), key=lambda kv: -kv[1].messages)[:top]
-        return StatsReport(
-            location=store.backend.location,
-            tables=[TableStats("threads", len(threads), None)],
-            largest_threads=[
-                {"id": tid, "messages": c.messages, "bytes": None} for tid, c in biggest
-            ],
-            files={},
-        )
-    conn = backend.connection()
+    backend = store.backend
     with store.snapshot():
-        names = [
-            row[0]
-            for row in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' "
-                "AND name NOT LIKE 'sqlite_%' ORDER BY name"
-            )
-        ]
-        sizes: dict[str, int] = {}
-        try:
-            # dbstat is compiled into most SQLite builds but not all: sizes are optional.
-            for name, size in conn.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name"):
-                sizes[name] = int(size)
-        except sqlite3.OperationalError:
-            pass
-        tables = [
-            TableStats(
-                name,
-                int(conn.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0]),
-                sizes.get(name) if sizes else None,
-            )
-            for name in names
-        ]
+        tables = backend.table_stats()
         largest = [
-            {"id": row[0], "name": row[1], "messages": int(row[2]), "bytes": int(row[3])}
-            for row in conn.execute(
-                "SELECT m.thread_id, t.title, COUNT(*), SUM(LENGTH(CAST(m.content AS BLOB)) "
-                "+ COALESCE(LENGTH(CAST(m.item_json AS BLOB)), 0)) AS size FROM messages m "
-                "JOIN threads t ON t.id = m.thread_id GROUP BY m.thread_id "
-                "ORDER BY size DESC LIMIT ?",
-                (top,),
-            )
+            {"id": t.id, "name": t.name, "messages": t.messages, "bytes": t.bytes}
+            for t in backend.largest_threads(top)
         ]
-    path = backend.path
-    index_path = Path(store.session_index_health().location)
-    files = {
-        "database": _file_size(path),
-        "wal": _file_size(Path(str(path) + "-wal")),
-        "session_index": _file_size(index_path),
+    storage = backend.storage_info()
+    files: dict[str, int | None] = {
+        "database": storage.database_bytes,
+        "wal": storage.wal_bytes,
+        "session_index": store.session_index_health().size_bytes,
     }
-    return StatsReport(backend.location, tables, largest, files)
+    return StatsReport(backend.location, tables, largest, files, storage)

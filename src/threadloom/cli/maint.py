@@ -44,28 +44,32 @@ def _print_report(report: DoctorReport) -> None:
         Text("Schema", style="bold"),
         f"version {report.schema_version}, pending steps: {pending}",
     )
-    if report.sqlite:
+    # The same rows on every backend; a value an engine does not have says so.
+    if report.integrity:
         integrity = "; ".join(report.integrity[:3])
         grid.add_row(
             Text("Integrity", style="bold"),
             ok if integrity == "ok" else Text(f"FAILED: {integrity}", style="red"),
         )
-        fk = ", ".join(f"{t}: {n}" for t, n in report.foreign_key_violations.items())
-        grid.add_row(Text("Foreign keys", style="bold"), fk or ok)
-        orphans = ", ".join(f"{t}: {n}" for t, n in report.orphans.items() if n)
-        if orphans:
-            orphans += f" (threads {', '.join(report.orphan_threads)})"
-        grid.add_row(Text("Orphans", style="bold"), orphans or ok)
-        grid.add_row(
-            Text("Current leaves", style="bold"),
-            ", ".join(f"{t}: {v!r}" for t, v in report.bad_leaves.items()) or ok,
-        )
-        grid.add_row(
-            Text("Sizes", style="bold"),
-            f"database {human_bytes(report.db_bytes)}, WAL {human_bytes(report.wal_bytes)}",
-        )
     else:
-        grid.add_row(Text("SQLite checks", style="bold"), "not available on this backend")
+        grid.add_row(Text("Integrity", style="bold"), "checked by the server")
+    fk = ", ".join(f"{t}: {n}" for t, n in report.foreign_key_violations.items())
+    grid.add_row(Text("Foreign keys", style="bold"), fk or ok)
+    orphans = ", ".join(f"{t}: {n}" for t, n in report.orphans.items() if n)
+    if orphans:
+        orphans += f" (threads {', '.join(report.orphan_threads)})"
+    grid.add_row(Text("Orphans", style="bold"), orphans or ok)
+    grid.add_row(
+        Text("Current leaves", style="bold"),
+        ", ".join(f"{t}: {v!r}" for t, v in report.bad_leaves.items()) or ok,
+    )
+    grid.add_row(
+        Text("Indexes", style="bold"),
+        Text("invalid: " + ", ".join(report.invalid_indexes), style="red")
+        if report.invalid_indexes
+        else ok,
+    )
+    grid.add_row(Text("Sizes", style="bold"), _sizes(report))
     if report.index is not None:
         idx = report.index
         grid.add_row(
@@ -90,6 +94,16 @@ def _print_report(report: DoctorReport) -> None:
         out.print(Text("Run `threadloom repair` to fix them.", style="dim"))
 
 
+def _sizes(report: DoctorReport) -> str:
+    if report.dead_tuples is not None:  # PostgreSQL: the schema, and what VACUUM reclaims
+        dead = sum(report.dead_tuples.values())
+        return f"tables and indexes {human_bytes(report.db_bytes)}, {dead:,} dead tuple(s)"
+    return (
+        f"database {human_bytes(report.db_bytes)}, WAL {human_bytes(report.wal_bytes)}, "
+        f"free {human_bytes(report.free_bytes)}"
+    )
+
+
 def _location() -> str:
     app = state()
     if not app.is_postgres:
@@ -105,7 +119,7 @@ def _location() -> str:
 @click.option("--check", is_flag=True, help="Exit with status 1 when any problem is found.")
 @json_option
 def doctor_cmd(check: bool, as_json: bool) -> None:
-    """Check the database: schema, integrity, foreign keys, orphans, session index, WAL.
+    """Check the database: schema, integrity, orphans, leaves, indexes, session index, sizes.
 
     Read-only: the file is not changed (not even its journal mode) and no schema step
     is applied. Exits 1 when the database cannot be opened or fails its integrity
@@ -117,7 +131,8 @@ def doctor_cmd(check: bool, as_json: bool) -> None:
     except (CliError, ThreadloomError) as exc:
         if not json_out:
             raise  # one line on stderr, as every command says it
-        report = DoctorReport.unreadable(_location(), _first_line(exc))
+        engine = "postgresql" if state().is_postgres else "sqlite"
+        report = DoctorReport.unreadable(_location(), _first_line(exc), engine)
     if json_out:
         emit_json(report.to_dict())
     else:
@@ -175,9 +190,13 @@ def repair_cmd(yes: bool, dry_run: bool, as_json: bool) -> None:
         out.print(f"  • {thread_id}: current leaf reset to {leaf if leaf is not None else 'none'}")
     for thread_id in done.statuses_reset:
         out.print(f"  • {thread_id}: status reset to idle")
+    for name in done.indexes_rebuilt:
+        out.print(f"  • index {name} rebuilt")
+    wal = ""
+    if done.wal_bytes_after is not None:
+        wal = f"; WAL {human_bytes(done.wal_bytes_before)} → {human_bytes(done.wal_bytes_after)}"
     out.print(
-        f"  • session index {done.index_lines_before} → {done.index_lines_after} line(s); "
-        f"WAL {human_bytes(done.wal_bytes_before)} → {human_bytes(done.wal_bytes_after)}"
+        f"  • session index {done.index_lines_before} → {done.index_lines_after} line(s){wal}"
     )
 
 
@@ -294,8 +313,9 @@ def stats_cmd(top: int, as_json: bool) -> None:
     tables.add_column("Table")
     tables.add_column("Rows", justify="right")
     tables.add_column("Size", justify="right")
+    tables.add_column("Indexes", justify="right")
     for t in report.tables:
-        tables.add_row(t.name, f"{t.rows:,}", human_bytes(t.bytes))
+        tables.add_row(t.name, f"{t.rows:,}", human_bytes(t.bytes), human_bytes(t.index_bytes))
     out.print(tables)
     largest = Table(box=None, header_style="bold", title="Largest threads")
     for column in ("ID", "Name", "Msgs", "Text"):
@@ -305,8 +325,7 @@ def stats_cmd(top: int, as_json: bool) -> None:
             row["id"], row.get("name") or "", str(row["messages"]), human_bytes(row["bytes"])
         )
     out.print(largest)
-    if report.files:
-        out.print(", ".join(f"{k}: {human_bytes(v)}" for k, v in report.files.items()))
+    out.print(", ".join(f"{k}: {human_bytes(v)}" for k, v in report.files.items()))
 
 
 @click.command("migrate")

@@ -6,6 +6,16 @@ and the workflow trace store are written only against it.
 """
 
 from .core import Backend, MigrationStep, SchemaInfo, ToolRow
+from .maintenance import (
+    CHILD_TABLES,
+    Compaction,
+    MaintenanceOperations,
+    Orphans,
+    StorageInfo,
+    TableStats,
+    ThreadCounts,
+    ThreadSize,
+)
 from .traces import TRACE_CHILD_TABLES, TRACE_COLUMNS, TraceOperations, TraceRow, TraceTable
 from .transfer import (
     CheckpointRow,
@@ -18,17 +28,25 @@ from .transfer import (
 )
 
 __all__ = [
+    "CHILD_TABLES",
     "TRACE_CHILD_TABLES",
     "TRACE_COLUMNS",
     "Backend",
     "CheckpointRow",
+    "Compaction",
     "CopyTable",
+    "MaintenanceOperations",
     "MessageRow",
     "MigrationStep",
+    "Orphans",
     "Row",
     "RowCount",
     "SchemaInfo",
+    "StorageInfo",
+    "TableStats",
+    "ThreadCounts",
     "ThreadImport",
+    "ThreadSize",
     "ToolRow",
     "TraceOperations",
     "TraceRow",

@@ -140,7 +140,7 @@ def kept_filter(table: CopyTable) -> str:
 class TransferQueries(TransactionalBackend[C]):
     """:class:`~threadloom.contract.TransferOperations` for a backend's connections."""
 
-    _dialect: ClassVar[TransferDialect]
+    _transfer_dialect: ClassVar[TransferDialect]
 
     if TYPE_CHECKING:  # the backend's own operations, which an import reuses
 
@@ -184,7 +184,7 @@ class TransferQueries(TransactionalBackend[C]):
         with self.read("failed to look up message ids") as conn:
             for start in range(0, len(wanted), _CHUNK):
                 chunk = wanted[start : start + _CHUNK]
-                marks = ", ".join([self._dialect.mark] * len(chunk))
+                marks = ", ".join([self._transfer_dialect.mark] * len(chunk))
                 rows = self._fetch(conn, f"SELECT id FROM messages WHERE id IN ({marks})", chunk)
                 taken.update(int(row[0]) for row in rows)
         return taken
@@ -197,7 +197,7 @@ class TransferQueries(TransactionalBackend[C]):
 
     def import_thread(self, data: ThreadImport) -> None:
         thread = data.thread
-        d = self._dialect
+        d = self._transfer_dialect
         with self.write(f"failed to import thread {thread.id}") as conn:
             self._lock_thread_id(conn, thread.id)
             if self._fetch(
@@ -241,7 +241,7 @@ class TransferQueries(TransactionalBackend[C]):
         return RowCount(rows=int(kept), orphans=int(total) - int(kept))
 
     def read_rows(self, table: CopyTable, batch_size: int) -> Iterator[list[Row]]:
-        d = self._dialect
+        d = self._transfer_dialect
         json_at = table.json_at
         select = ", ".join(
             c + d.json_text if i in json_at else c for i, c in enumerate(table.columns)
@@ -254,7 +254,7 @@ class TransferQueries(TransactionalBackend[C]):
     def write_rows(self, table: CopyTable, rows: Sequence[Row]) -> int:
         if not rows:
             return 0
-        d = self._dialect
+        d = self._transfer_dialect
         before, after = d.insert_or_skip
         sql = f"{before} {table.name} ({', '.join(table.columns)}) VALUES ({d.marks(table)}){after}"
         with self.write(f"failed to copy rows into {table.name}") as conn:

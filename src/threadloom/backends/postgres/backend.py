@@ -49,6 +49,7 @@ from ..rows import (
     tool_from_row,
 )
 from .connection import PgConnections
+from .maintenance import PgMaintenance
 from .nul import escape, escape_opt, unescape_row
 from .schema import apply_migrations, plan_migrations
 from .session_index import PgSessionIndex
@@ -172,7 +173,9 @@ def _job(row: Sequence[Any]) -> JobStateRecord:
     return job_from_row(unescape_row(row))
 
 
-class PostgresBackend(PgTraces, PgTransfer, TransactionalBackend[psycopg.Connection[Any]]):
+class PostgresBackend(
+    PgTraces, PgTransfer, PgMaintenance, TransactionalBackend[psycopg.Connection[Any]]
+):
     """The store's tables in a PostgreSQL schema (the connection's ``search_path``).
 
     Open it with :meth:`open` (``StateStore.open`` does).

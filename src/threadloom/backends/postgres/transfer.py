@@ -46,7 +46,7 @@ _DIALECT = TransferDialect(
 class PgTransfer(TransferQueries[psycopg.Connection[Any]]):
     """:class:`~threadloom.contract.TransferOperations` on a PostgreSQL schema."""
 
-    _dialect = _DIALECT
+    _transfer_dialect = _DIALECT
     _conns: PgConnections
 
     def _fetch(

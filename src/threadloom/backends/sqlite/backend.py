@@ -47,6 +47,7 @@ from ..rows import (
 )
 from .connection import ConnectionManager, Durability, translate_errors
 from .jsonl_index import JsonlSessionIndex
+from .maintenance import SqliteMaintenance
 from .schema import apply_migrations, plan_migrations, prepare_read_only
 from .siblings import held_by_siblings
 from .traces import SqliteTraces
@@ -129,7 +130,9 @@ def _check_version_untouched(path: Path, busy_timeout: float) -> None:
         probe.close()
 
 
-class SqliteBackend(SqliteTraces, SqliteTransfer, TransactionalBackend[sqlite3.Connection]):
+class SqliteBackend(
+    SqliteTraces, SqliteTransfer, SqliteMaintenance, TransactionalBackend[sqlite3.Connection]
+):
     """The store's tables in one SQLite file, with ``session_index.jsonl`` beside it.
 
     Args:

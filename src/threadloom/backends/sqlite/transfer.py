@@ -26,7 +26,7 @@ _DIALECT = TransferDialect("?", "", "", ("INSERT OR IGNORE INTO", ""), _rowid)
 class SqliteTransfer(TransferQueries[sqlite3.Connection]):
     """:class:`~threadloom.contract.TransferOperations` on a SQLite file."""
 
-    _dialect = _DIALECT
+    _transfer_dialect = _DIALECT
     session_index: JsonlSessionIndex
 
     def _fetch(
