@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from ._json import JSONValue, encode_json
 from .contract import Backend, MigrationStep, SchemaInfo, ToolRow
 from .errors import InvalidRecord, InvalidType, ReadOnlyStore
-from .paths import default_state_db_path
 from .records import (
     I64_MAX,
     CheckpointRecord,
@@ -46,8 +45,6 @@ if TYPE_CHECKING:
     from .workflows import WorkflowStore
 
 __all__ = ["StateStore"]
-
-_POSTGRES_PREFIXES = ("postgresql://", "postgres://")
 
 
 def _wall_clock() -> int:
@@ -193,48 +190,17 @@ class StateStore:
             ThreadloomError: The path is a directory, or PostgreSQL support is missing.
             OSError: The directory or file cannot be created.
         """
-        from .backends.sqlite import Durability, SqliteBackend
+        from .backends.opening import open_backend
 
-        try:
-            level = Durability(durability)
-        except ValueError:
-            raise InvalidRecord(
-                f"durability must be 'normal' or 'full', got {durability!r}"
-            ) from None
-        if (
-            isinstance(busy_timeout, bool)
-            or not isinstance(busy_timeout, int | float)
-            or busy_timeout < 0
-        ):
-            raise InvalidRecord(f"busy_timeout must be a non-negative number, got {busy_timeout!r}")
-        is_dsn = isinstance(path, str) and path.startswith(_POSTGRES_PREFIXES)
-        if is_dsn or (path is not None and not isinstance(path, str | os.PathLike)):
-            from .backends import postgres_entry
-
-            backend: Backend = postgres_entry.open_postgres(
-                path,
-                durability=level,
-                busy_timeout=busy_timeout,
-                migrate=migrate,
-                read_only=read_only,
-                **backend_options,
-            )
-            return cls(backend, clock=clock)
-        if backend_options:
-            raise InvalidType(
-                f"unexpected options for a SQLite store: {', '.join(sorted(backend_options))}"
-            )
-        db_path = default_state_db_path() if path is None else Path(os.fspath(path))
-        return cls(
-            SqliteBackend(
-                db_path,
-                durability=level,
-                busy_timeout=busy_timeout,
-                migrate=migrate,
-                read_only=read_only,
-            ),
-            clock=clock,
+        backend = open_backend(
+            path,
+            durability=durability,
+            busy_timeout=busy_timeout,
+            migrate=migrate,
+            read_only=read_only,
+            **backend_options,
         )
+        return cls(backend, clock=clock)
 
     def db_path(self) -> Path:
         """The database file path (for PostgreSQL: the DSN without its password)."""

@@ -13,7 +13,7 @@ from psycopg_pool import ConnectionPool
 
 from tests.support.pg import admin_connection
 from threadloom import StateStore, ThreadloomError, ThreadMetadata
-from threadloom.backends import postgres_entry
+from threadloom.backends.opening import open_backend
 
 pytestmark = pytest.mark.postgres
 
@@ -199,7 +199,7 @@ def test_options_reach_the_pool(pg_dsn: str) -> None:
 
 def test_bad_targets_and_options_are_refused(pg_dsn: str) -> None:
     with pytest.raises(ThreadloomError, match="DSN, a psycopg Connection"):
-        postgres_entry.open_postgres(42)
+        open_backend(42, durability="normal", busy_timeout=1.0, migrate=True, read_only=False)
     with pytest.raises(ValueError, match="pool_size"):
         StateStore.open(pg_dsn, pool_size=0)
     with pytest.raises(ThreadloomError, match="cannot connect"):

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
+from ..backends.opening import is_postgres_target
 from ..paths import default_state_db_path
 from ..records import ThreadMetadata
 from ..store import StateStore
@@ -33,7 +34,6 @@ __all__ = [
     "wants_json",
 ]
 
-_POSTGRES_PREFIXES = ("postgresql://", "postgres://")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -57,7 +57,7 @@ class AppState:
     @property
     def is_postgres(self) -> bool:
         """Whether ``--db`` names a PostgreSQL server."""
-        return self.db is not None and self.db.startswith(_POSTGRES_PREFIXES)
+        return self.db is not None and is_postgres_target(self.db)
 
     def db_path(self) -> Path:
         """The SQLite file: ``--db``, or the store's default path rules."""

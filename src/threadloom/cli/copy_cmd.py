@@ -8,6 +8,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
+from ..backends.opening import is_postgres_target
 from ..store import StateStore
 from ..transfer.copy import CopyMode, DestinationNotEmpty, TableReport, copy_store
 from .context import CliError, console, emit_json, json_option, wants_json
@@ -15,11 +16,9 @@ from .params import COUNT
 
 __all__ = ["COMMANDS"]
 
-_POSTGRES_PREFIXES = ("postgresql://", "postgres://")
-
 
 def _open(where: str, *, create: bool) -> StateStore:
-    if where.startswith(_POSTGRES_PREFIXES):
+    if is_postgres_target(where):
         return StateStore.open(where)
     path = Path(where).expanduser()
     if not create and not path.exists():

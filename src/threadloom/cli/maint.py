@@ -9,6 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
+from ..backends.opening import redact_location
 from ..errors import ThreadloomError
 from ..maintenance import (
     DoctorReport,
@@ -108,11 +109,7 @@ def _location() -> str:
     app = state()
     if not app.is_postgres:
         return str(app.db_path())
-    try:
-        from ..backends.postgres.connection import redact_dsn
-    except ImportError:  # no psycopg: the DSN may hold a password, so it is not shown
-        return "(a PostgreSQL DSN)"
-    return redact_dsn(app.db or "")
+    return redact_location(app.db or "")
 
 
 @click.command("doctor")
