@@ -12,6 +12,7 @@ __all__ = [
     "CorruptData",
     "InvalidRecord",
     "NotFound",
+    "ReadOnlyError",
     "SchemaError",
     "StoreBusy",
     "ThreadloomError",
@@ -28,6 +29,13 @@ class NotFound(ThreadloomError, LookupError):
 
 class Conflict(ThreadloomError):
     """The request contradicts what is stored (a duplicate key, a message of another thread)."""
+
+
+class ReadOnlyError(ThreadloomError):
+    """A write was attempted inside ``store.snapshot()``, which only reads.
+
+    It is raised before anything is written; the snapshot stays usable.
+    """
 
 
 class StoreBusy(ThreadloomError):

@@ -255,7 +255,12 @@ class StateStore:
         return self._backend.transaction()
 
     def snapshot(self) -> AbstractContextManager[None]:
-        """Make the reads inside the block see one consistent state."""
+        """Make the reads inside the block see one consistent state.
+
+        The block only reads: a write inside it (``transaction()`` included) raises
+        :class:`~threadloom.errors.ReadOnlyError` before touching anything, and the
+        snapshot stays usable. Inside a ``transaction()`` it is that transaction's view.
+        """
         return self._backend.snapshot()
 
     def schema_info(self) -> SchemaInfo:
@@ -640,7 +645,9 @@ class StateStore:
         Raises:
             InvalidRecord: An argument has the wrong type.
             OSError: The index file cannot be written.
+            ReadOnlyError: Called inside :meth:`snapshot`.
         """
+        self._backend.check_writable("failed to append a thread name")
         self._index.append(
             SessionIndexEntry(
                 thread_id=check_str(thread_id, "thread_id"),
@@ -686,5 +693,7 @@ class StateStore:
 
         Raises:
             OSError: The index cannot be rewritten.
+            ReadOnlyError: Called inside :meth:`snapshot`.
         """
+        self._backend.check_writable("failed to compact the session index")
         return self._index.compact()

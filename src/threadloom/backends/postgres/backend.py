@@ -194,7 +194,7 @@ class PostgresBackend(TransactionalBackend[psycopg.Connection[Any]]):
         pool_size: int = 10,
         pool_min_size: int = 1,
         pool_timeout: float = 30.0,
-        connect_timeout: float = 10.0,
+        connect_timeout: float = 5.0,
         prepare_threshold: int | None = 5,
     ) -> PostgresBackend:
         """Open the backend on a DSN, a ``psycopg.Connection`` or a ``ConnectionPool``.
@@ -271,19 +271,24 @@ class PostgresBackend(TransactionalBackend[psycopg.Connection[Any]]):
             return conn.execute(sql, params).fetchall()
 
     def _one(
-        self, what: str, sql: str, params: Sequence[object] | Mapping[str, object] = ()
+        self,
+        what: str,
+        sql: str,
+        params: Sequence[object] | Mapping[str, object] = (),
+        *,
+        writes: bool = False,
     ) -> tuple[Any, ...] | None:
-        with self._conns.call(what) as conn:
+        with self._conns.call(what, writes=writes) as conn:
             return conn.execute(sql, params).fetchone()
 
     def _count(self, what: str, sql: str, params: Sequence[object]) -> int:
-        with self._conns.call(what) as conn:
+        with self._conns.call(what, writes=True) as conn:
             return conn.execute(sql, params).rowcount
 
     # -- threads -----------------------------------------------------------------
 
     def upsert_thread(self, thread: ThreadMetadata) -> None:
-        with self._conns.call(f"failed to upsert thread {thread.id}") as conn:
+        with self._conns.call(f"failed to upsert thread {thread.id}", writes=True) as conn:
             conn.execute(
                 _UPSERT_THREAD,
                 (
@@ -413,6 +418,7 @@ class PostgresBackend(TransactionalBackend[psycopg.Connection[Any]]):
                 goal.continuation_count,
                 thread_id,
             ),
+            writes=True,
         )
         if row is None:
             raise NotFound(f"thread {goal.thread_id} not found")
@@ -445,6 +451,7 @@ class PostgresBackend(TransactionalBackend[psycopg.Connection[Any]]):
             "updated_at = GREATEST(updated_at, %s) "
             f"WHERE thread_id = %s RETURNING {GOAL_COLUMNS}",
             (tokens_delta, seconds_delta, now, escape(thread_id)),
+            writes=True,
         )
         return None if row is None else _goal(row)
 
@@ -454,6 +461,7 @@ class PostgresBackend(TransactionalBackend[psycopg.Connection[Any]]):
             "UPDATE thread_goals SET continuation_count = continuation_count + 1 "
             f"WHERE thread_id = %s RETURNING {GOAL_COLUMNS}",
             (escape(thread_id),),
+            writes=True,
         )
         return None if row is None else _goal(row)
 
@@ -472,6 +480,7 @@ class PostgresBackend(TransactionalBackend[psycopg.Connection[Any]]):
                 "item": item_json,
                 "now": now,
             },
+            writes=True,
         )
         if row is None:
             raise NotFound(f"thread {thread_id} not found")
@@ -615,6 +624,7 @@ class PostgresBackend(TransactionalBackend[psycopg.Connection[Any]]):
             f"failed to save checkpoint {checkpoint_id} of thread {thread_id}",
             _SAVE_CHECKPOINT,
             (escape(checkpoint_id), state_json, now, escape(thread_id)),
+            writes=True,
         )
         if row is None:
             raise NotFound(f"thread {thread_id} not found")
@@ -658,7 +668,7 @@ class PostgresBackend(TransactionalBackend[psycopg.Connection[Any]]):
     # -- jobs --------------------------------------------------------------------
 
     def upsert_job(self, job: JobStateRecord) -> None:
-        with self._conns.call(f"failed to upsert job {job.id}") as conn:
+        with self._conns.call(f"failed to upsert job {job.id}", writes=True) as conn:
             conn.execute(
                 _UPSERT_JOB,
                 (
