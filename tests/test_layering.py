@@ -34,6 +34,7 @@ def _violations(path: Path) -> list[str]:
     tree = ast.parse(path.read_text(), filename=str(path))
     found = []
     for node in ast.walk(tree):
+        line = getattr(node, "lineno", 0)
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -45,12 +46,12 @@ def _violations(path: Path) -> list[str]:
             names = []
         for name in names:
             if name.split(".")[0] in DRIVERS:
-                found.append(f"line {node.lineno}: imports the driver {name}")
+                found.append(f"line {line}: imports the driver {name}")
             if name.startswith("threadloom.backends.") and name.split(".")[2] in (
                 "sqlite",
                 "postgres",
             ):
-                found.append(f"line {node.lineno}: imports {name}")
+                found.append(f"line {line}: imports {name}")
         if isinstance(node, ast.Name) and node.id in ("SqliteBackend", "PostgresBackend"):
             found.append(f"line {node.lineno}: names {node.id}")
         if (

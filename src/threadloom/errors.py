@@ -15,6 +15,7 @@ __all__ = [
     "InvalidRecord",
     "InvalidType",
     "NotFound",
+    "ReadOnlyError",
     "ReadOnlyStore",
     "SchemaError",
     "StoreBusy",
@@ -32,6 +33,13 @@ class NotFound(ThreadloomError, LookupError):
 
 class Conflict(ThreadloomError):
     """The request contradicts what is stored (a duplicate key, a message of another thread)."""
+
+
+class ReadOnlyError(ThreadloomError):
+    """A write was attempted inside ``store.snapshot()``, which only reads.
+
+    It is raised before anything is written; the snapshot stays usable.
+    """
 
 
 class StoreBusy(ThreadloomError):
@@ -66,8 +74,12 @@ class SchemaError(ThreadloomError):
         self.supported = supported
 
 
-class ReadOnlyStore(ThreadloomError):
-    """A write was asked of a store opened with ``read_only=True`` (nothing was written)."""
+class ReadOnlyStore(ReadOnlyError):
+    """A write was asked of a store opened with ``read_only=True`` (nothing was written).
+
+    A :class:`ReadOnlyError`, so ``except ReadOnlyError`` catches a refused write
+    whether the store or the snapshot it came in refused it.
+    """
 
 
 class InvalidRecord(ThreadloomError, ValueError):

@@ -243,7 +243,12 @@ class StateStore:
         return self._backend.transaction()
 
     def snapshot(self) -> AbstractContextManager[None]:
-        """Make the reads inside the block see one consistent state."""
+        """Make the reads inside the block see one consistent state.
+
+        The block only reads: a write inside it (``transaction()`` included) raises
+        :class:`~threadloom.errors.ReadOnlyError` before touching anything, and the
+        snapshot stays usable. Inside a ``transaction()`` it is that transaction's view.
+        """
         return self._backend.snapshot()
 
     def schema_info(self) -> SchemaInfo:
@@ -642,8 +647,10 @@ class StateStore:
             InvalidRecord: An argument has the wrong type.
             ReadOnlyStore: The store was opened read-only.
             OSError: The index file cannot be written.
+            ReadOnlyError: Called inside :meth:`snapshot`.
         """
         self._check_writable("cannot append to the session index")
+        self._backend.check_writable("failed to append a thread name")
         self._index.append(
             SessionIndexEntry(
                 thread_id=check_str(thread_id, "thread_id"),
@@ -695,6 +702,8 @@ class StateStore:
         Raises:
             ReadOnlyStore: The store was opened read-only.
             OSError: The index cannot be rewritten.
+            ReadOnlyError: Called inside :meth:`snapshot`.
         """
         self._check_writable("cannot compact the session index")
+        self._backend.check_writable("failed to compact the session index")
         return self._index.compact(drop=self._backend.deleted_threads if drop_deleted else None)

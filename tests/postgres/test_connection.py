@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import gc
+import logging
+import os
+import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
 import pytest
+from psycopg import conninfo as pg_conninfo
 from psycopg_pool import ConnectionPool
 
-from tests.support.pg import admin_connection
+from tests.support.pg import DSN, admin_connection
 from threadloom import StateStore, ThreadloomError, ThreadMetadata
 from threadloom.backends.opening import open_backend
+from threadloom.backends.postgres.connection import redact_dsn
 
 pytestmark = pytest.mark.postgres
 
@@ -230,3 +237,108 @@ def test_missing_psycopg_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setitem(sys.modules, "psycopg", None)  # makes `import psycopg` fail
     with pytest.raises(ThreadloomError, match=r"pip install 'threadloom\[postgres\]'"):
         StateStore.open("postgresql://localhost/none")
+
+
+def _exit_code(pid: int, bound: float = 60.0) -> int | None:
+    """The child's exit code; ``None`` if it still ran after ``bound`` s (then killed)."""
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return None
+
+
+def test_a_forked_child_never_uses_or_closes_the_parents_connections(
+    open_store: Callable[[], StateStore], pg_dsn: str, request: pytest.FixtureRequest
+) -> None:
+    kind = request.node.callspec.params["open_store"]
+    store = open_store()
+    store.upsert_thread(ThreadMetadata.create("t", cwd="/w"))
+    store.append_message("t", "user", "parent before")
+    parent_sessions = set(_pids(pg_dsn))
+    assert parent_sessions
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        status = 1
+        try:
+            if kind == "pool":
+                # A caller's pool cannot be rebuilt here: refused, saying why.
+                try:
+                    store.get_thread("t")
+                    status = 3
+                except ThreadloomError as exc:
+                    status = 0 if "fork()" in str(exc) else 4
+            else:
+                with store.backend.connections.call("which session") as conn:  # type: ignore[attr-defined]
+                    row = conn.execute("SELECT pg_backend_pid()").fetchone()
+                store.append_message("t", "user", "child")
+                # The child talks to the server on sessions of its own.
+                status = 0 if row[0] not in parent_sessions else 5
+            store.close()
+            gc.collect()
+        except BaseException as exc:
+            print(f"child failed: {exc!r}", file=sys.stderr)
+        finally:
+            os._exit(status)
+    assert _exit_code(pid) == 0
+    # The child closed none of the parent's sessions, and the parent goes on using them.
+    assert parent_sessions <= set(_pids(pg_dsn))
+    store.append_message("t", "user", "parent after")
+    expected = ["parent before"] + ([] if kind == "pool" else ["child"]) + ["parent after"]
+    assert [m.content for m in store.list_all_messages("t")] == expected
+
+
+def _url(*, port: int, dbname: str, query: str = "") -> str:
+    """A postgresql:// DSN to the test server's host with a password in it."""
+    host = pg_conninfo.conninfo_to_dict(DSN).get("host", "127.0.0.1")
+    return f"postgresql://postgres:s3cret@{host}:{port}/{dbname}{query}"
+
+
+@pytest.mark.parametrize(
+    ("case", "cause"),
+    [
+        ("closed port", "Connection refused"),
+        ("missing database", 'database "threadloom_no_such_db" does not exist'),
+        ("bad parameter", '"no_such_option"'),
+    ],
+)
+def test_connect_failures_are_one_clear_line(
+    case: str, cause: str, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    port = int(pg_conninfo.conninfo_to_dict(DSN).get("port") or 5432)
+    if case == "closed port":
+        dsn = _url(port=1, dbname="test")
+    elif case == "missing database":
+        dsn = _url(port=port, dbname="threadloom_no_such_db")
+    else:
+        dsn = _url(port=port, dbname="test", query="?no_such_option=1")
+    caplog.set_level(logging.DEBUG, logger="psycopg")
+    with pytest.raises(ThreadloomError) as caught:
+        StateStore.open(dsn)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert cause in message
+    assert f"cannot connect to PostgreSQL at {redact_dsn(dsn)}: " in message
+    assert "s3cret" not in message and "s3cret" not in redact_dsn(dsn)
+    # No pool warnings (one per retry, several lines each) on the way.
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    out, err = capfd.readouterr()
+    assert "error connecting" not in out + err
+
+
+def test_redact_dsn_removes_the_password_from_any_form() -> None:
+    assert redact_dsn("postgresql://u:pw@h:5/db") == "user=u dbname=db host=h port=5"
+    for dsn in (
+        "postgresql://u:pw@h/db?bogus=1",
+        "postgresql://u@h/db?bogus=1&password=pw",
+        "postgresql://u@h/db?password=pw&bogus=1",
+        "host=h bogus=1 password=pw user=u",
+        "host=h bogus=1 password='p w' user=u",
+    ):
+        redacted = redact_dsn(dsn)
+        assert "pw" not in redacted and "p w" not in redacted, redacted
+        assert "bogus=1" in redacted and "h" in redacted

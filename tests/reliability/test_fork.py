@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from threadloom import StateStore, ThreadMetadata
+from threadloom import StateStore, ThreadloomError, ThreadMetadata
 
 from ._support import check_integrity, record
 
@@ -109,4 +113,185 @@ def test_fork_inside_a_transaction_child_starts_clean(tmp_path: Path) -> None:
             _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 0
         assert [m.content for m in store.list_messages("t")] == ["parent, uncommitted at fork"]
+    check_integrity(db)
+
+
+def _exit_code(pid: int, bound: float = 60.0) -> int | None:
+    """The child's exit code; ``None`` if it still ran after ``bound`` s (then it is killed).
+
+    The bound only turns a hang (a deadlock) into a failure instead of a stuck run.
+    """
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return None
+
+
+def _db_descriptors(db: Path) -> set[tuple[str, str]]:
+    """Descriptors of this process open on the database file, its -wal or its -shm."""
+    found = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith(str(db)):
+            found.add((fd, target))
+    return found
+
+
+def test_fork_while_another_thread_holds_the_registry_never_deadlocks(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    store = StateStore.open(db)
+    store.upsert_thread(ThreadMetadata.create("t"))
+    # The original registered each new connection under a lock, and a child forked while
+    # another thread held it waited forever for it. Hold that lock, where there is one,
+    # across the forks (today registering takes no lock). Other threads that used the
+    # store are alive at each fork too, and some ended before it.
+    lock = getattr(store.backend._conns, "_registry_lock", None)  # type: ignore[attr-defined]
+    used = threading.Barrier(2)
+    locked = threading.Event()
+    stop = threading.Event()
+
+    def hold() -> None:
+        store.get_thread("t")
+        used.wait()
+        with lock if lock is not None else contextlib.nullcontext():
+            locked.set()
+            stop.wait()
+
+    def idle() -> None:
+        store.get_thread("t")
+        used.wait()
+        stop.wait()
+
+    ended = threading.Thread(target=store.get_thread, args=("t",))
+    ended.start()
+    ended.join()
+    helpers = [threading.Thread(target=hold), threading.Thread(target=idle)]
+    for helper in helpers:
+        helper.start()
+    locked.wait()
+    codes = []
+    try:
+        for round_no in range(ROUNDS):
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - runs in the child
+                status = 1
+                try:
+                    store.append_message("t", "user", f"child {round_no}")
+                    reader = threading.Thread(target=store.get_thread, args=("t",))
+                    reader.start()
+                    reader.join()
+                    store.close()
+                    status = 0
+                except BaseException as exc:
+                    print(f"child failed: {exc!r}", file=sys.stderr)
+                finally:
+                    os._exit(status)
+            codes.append(_exit_code(pid))
+    finally:
+        stop.set()
+        for helper in helpers:
+            helper.join()
+    assert codes == [0] * ROUNDS
+    store.append_message("t", "user", "parent")
+    contents = [m.content for m in store.list_all_messages("t")]
+    assert contents == [f"child {n}" for n in range(ROUNDS)] + ["parent"]
+    store.close()
+    check_integrity(db)
+
+
+@pytest.mark.parametrize("ending", ["close", "garbage collection"])
+def test_child_never_closes_the_connections_it_inherited(tmp_path: Path, ending: str) -> None:
+    db = tmp_path / "state.db"
+    store = StateStore.open(db)
+    store.upsert_thread(ThreadMetadata.create("t"))
+    # Threads with open connections at the fork: the child inherits those connections
+    # too, and CPython drops those threads' thread-local storage in the child.
+    ready = threading.Barrier(4)
+    release = threading.Event()
+
+    def worker() -> None:
+        store.get_thread("t")
+        ready.wait()
+        release.wait()
+
+    workers = [threading.Thread(target=worker) for _ in range(3)]
+    for w in workers:
+        w.start()
+    ready.wait()
+    store.append_message("t", "user", "parent before")
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        status = 1
+        try:
+            inherited = _db_descriptors(db)
+            store.append_message("t", "user", "child")
+            assert _db_descriptors(db) > inherited  # the child opened its own
+            assert inherited, "no inherited descriptors to watch"
+            if ending == "close":
+                store.close()
+            else:
+                del store
+            gc.collect()
+            # The inherited connections were neither used nor closed (closing them is
+            # what SQLite warns can corrupt the file): their descriptors are all open.
+            left = _db_descriptors(db)
+            status = 0 if inherited <= left else 2
+            if status:
+                print(f"child closed inherited {inherited - left}", file=sys.stderr)
+        except BaseException as exc:
+            print(f"child failed: {exc!r}", file=sys.stderr)
+        finally:
+            os._exit(status)
+    assert _exit_code(pid) == 0
+    # The parent's connections, this thread's and the workers', work as before.
+    store.append_message("t", "user", "parent after")
+    results: list[object] = []
+    release.set()
+    for w in workers:
+        w.join()
+    reader = threading.Thread(target=lambda: results.append(store.list_all_messages("t")))
+    reader.start()
+    reader.join()
+    expected = ["parent before", "child", "parent after"]
+    assert [m.content for m in store.list_all_messages("t")] == expected
+    assert [[m.content for m in r] for r in results] == [expected]  # type: ignore[attr-defined]
+    store.close()
+    check_integrity(db)
+
+
+def test_child_leaving_a_transaction_opened_before_fork_touches_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    store = StateStore.open(db)
+    store.upsert_thread(ThreadMetadata.create("t"))
+    block = store.transaction()
+    block.__enter__()
+    store.append_message("t", "user", "parent, uncommitted at fork")
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        status = 1
+        try:
+            # Leaving the parent's block normally would commit the parent's transaction
+            # on the parent's connection, from a process that holds none of its locks.
+            block.__exit__(None, None, None)
+            status = 3
+        except ThreadloomError as exc:
+            status = 0 if "fork()" in str(exc) else 4
+        finally:
+            os._exit(status)
+    assert _exit_code(pid) == 0
+    store.append_message("t", "user", "parent, same transaction")
+    block.__exit__(None, None, None)
+    assert [m.content for m in store.list_messages("t")] == [
+        "parent, uncommitted at fork",
+        "parent, same transaction",
+    ]
+    store.close()
     check_integrity(db)

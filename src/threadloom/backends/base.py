@@ -2,7 +2,8 @@
 schema reports, written once.
 
 A backend keeps its connection source in ``self._conns``; the source's ``write`` and
-``read`` open a transaction (nested ones are savepoints) and a consistent read view.
+``read`` open a transaction (nested ones are savepoints) and a consistent read view, in
+which writes are refused.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ class ConnectionSource(Protocol[C_co]):
         """A write transaction (a savepoint when nested)."""
 
     def read(self, what: str) -> AbstractContextManager[C_co]:
-        """A consistent read view."""
+        """A consistent read view; :meth:`write` inside it raises ``ReadOnlyError``."""
+
+    def check_writable(self, what: str) -> None:
+        """Raise ``ReadOnlyError`` inside a read view (for writes outside :meth:`write`)."""
 
 
 class _Step(Protocol):
@@ -77,15 +81,29 @@ class TransactionalBackend(Generic[C]):
 
         Raises:
             StoreBusy: The write lock could not be had within the busy timeout.
+            ReadOnlyError: The block is inside a snapshot.
         """
         with self._conns.write("transaction failed"):
             yield
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
-        """One consistent read view over several calls."""
+        """One consistent, read-only view over several calls.
+
+        A write inside it raises ``ReadOnlyError`` before touching anything; the view
+        ends without committing, whether the block succeeds or raises. Inside a
+        transaction it is that transaction's view.
+        """
         with self._conns.read("snapshot failed"):
             yield
+
+    def check_writable(self, what: str) -> None:
+        """Raise ``ReadOnlyError`` if this thread is inside a snapshot.
+
+        Raises:
+            ReadOnlyError: This thread is inside :meth:`snapshot`.
+        """
+        self._conns.check_writable(what)
 
     def write(self, what: str) -> AbstractContextManager[C]:
         """A write transaction for extensions (the workflow trace store, maintenance)."""

@@ -84,7 +84,10 @@ class Backend(MaintenanceOperations, TraceOperations, TransferOperations, Protoc
         """Group calls into one atomic write (nesting allowed)."""
 
     def snapshot(self) -> AbstractContextManager[None]:
-        """Group reads into one consistent view."""
+        """Group reads into one consistent, read-only view (writes raise ``ReadOnlyError``)."""
+
+    def check_writable(self, what: str) -> None:
+        """Raise ``ReadOnlyError`` inside :meth:`snapshot` (for session-index writes)."""
 
     def schema_info(self) -> SchemaInfo:
         """Schema versions and steps (read-only)."""

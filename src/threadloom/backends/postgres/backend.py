@@ -217,7 +217,7 @@ class PostgresBackend(
         pool_size: int = 10,
         pool_min_size: int = 1,
         pool_timeout: float = 30.0,
-        connect_timeout: float = 10.0,
+        connect_timeout: float = 5.0,
         prepare_threshold: int | None = 5,
         read_only: bool = False,
     ) -> PostgresBackend:
@@ -300,19 +300,24 @@ class PostgresBackend(
             return conn.execute(sql, params).fetchall()
 
     def _one(
-        self, what: str, sql: str, params: Sequence[object] | Mapping[str, object] = ()
+        self,
+        what: str,
+        sql: str,
+        params: Sequence[object] | Mapping[str, object] = (),
+        *,
+        writes: bool = False,
     ) -> tuple[Any, ...] | None:
-        with self._conns.call(what) as conn:
+        with self._conns.call(what, writes=writes) as conn:
             return conn.execute(sql, params).fetchone()
 
     def _count(self, what: str, sql: str, params: Sequence[object]) -> int:
-        with self._conns.call(what) as conn:
+        with self._conns.call(what, writes=True) as conn:
             return conn.execute(sql, params).rowcount
 
     # -- threads -----------------------------------------------------------------
 
     def upsert_thread(self, thread: ThreadMetadata) -> None:
-        with self._conns.call(f"failed to upsert thread {thread.id}") as conn:
+        with self._conns.call(f"failed to upsert thread {thread.id}", writes=True) as conn:
             conn.execute(
                 _UPSERT_THREAD,
                 (
@@ -391,7 +396,7 @@ class PostgresBackend(
         # The deletion is recorded in the same statement, as on SQLite, so repair may
         # drop the thread's session-index rows (a schema opened with migrate=False may
         # predate the table: then the delete goes unrecorded, and the rows stay).
-        with self._conns.call(f"failed to delete thread {thread_id}") as conn:
+        with self._conns.call(f"failed to delete thread {thread_id}", writes=True) as conn:
             row = conn.execute(f"SELECT to_regclass('{_DELETED_TABLE}') IS NOT NULL").fetchone()
             if row is None or not row[0]:
                 return (
@@ -469,6 +474,7 @@ class PostgresBackend(
                 goal.continuation_count,
                 thread_id,
             ),
+            writes=True,
         )
         if row is None:
             raise NotFound(f"thread {goal.thread_id} not found")
@@ -501,6 +507,7 @@ class PostgresBackend(
             "updated_at = GREATEST(updated_at, %s) "
             f"WHERE thread_id = %s RETURNING {GOAL_COLUMNS}",
             (tokens_delta, seconds_delta, now, escape(thread_id)),
+            writes=True,
         )
         return None if row is None else _goal(row)
 
@@ -510,6 +517,7 @@ class PostgresBackend(
             "UPDATE thread_goals SET continuation_count = continuation_count + 1 "
             f"WHERE thread_id = %s RETURNING {GOAL_COLUMNS}",
             (escape(thread_id),),
+            writes=True,
         )
         return None if row is None else _goal(row)
 
@@ -528,6 +536,7 @@ class PostgresBackend(
                 "item": item_json,
                 "now": now,
             },
+            writes=True,
         )
         if row is None:
             raise NotFound(f"thread {thread_id} not found")
@@ -680,6 +689,7 @@ class PostgresBackend(
             f"failed to save checkpoint {checkpoint_id} of thread {thread_id}",
             _SAVE_CHECKPOINT,
             (escape(checkpoint_id), state_json, now, escape(thread_id)),
+            writes=True,
         )
         if row is None:
             raise NotFound(f"thread {thread_id} not found")
@@ -723,7 +733,7 @@ class PostgresBackend(
     # -- jobs --------------------------------------------------------------------
 
     def upsert_job(self, job: JobStateRecord) -> None:
-        with self._conns.call(f"failed to upsert job {job.id}") as conn:
+        with self._conns.call(f"failed to upsert job {job.id}", writes=True) as conn:
             conn.execute(
                 _UPSERT_JOB,
                 (

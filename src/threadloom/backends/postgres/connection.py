@@ -21,7 +21,7 @@ connections and a single connection is reopened, so the next call works.
 from __future__ import annotations
 
 import contextlib
-import os
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,10 +32,12 @@ import psycopg.errors as pg_errors
 from psycopg import conninfo as pg_conninfo
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from ... import _forks
 from ...errors import (
     Conflict,
     InvalidRecord,
     NotFound,
+    ReadOnlyError,
     ReadOnlyStore,
     StoreBusy,
     ThreadloomError,
@@ -43,15 +45,41 @@ from ...errors import (
 
 __all__ = ["PgConnections", "redact_dsn", "translate_errors"]
 
+# For DSNs libpq refuses to parse (an unknown parameter): the password goes by text.
+_URL_PASSWORD = re.compile(r"^([a-z]+://[^:@/?#]*):[^@/?#]*@", re.IGNORECASE)
+_PARAM_PASSWORD = re.compile(r"([?&])password=[^&#]*&?", re.IGNORECASE)
+_KEYWORD_PASSWORD = re.compile(r"\bpassword\s*=\s*(?:'(?:[^'\\]|\\.)*'|\S*)\s*", re.IGNORECASE)
+
 
 def redact_dsn(dsn: str) -> str:
     """``dsn`` without its password (for messages and ``location``)."""
     try:
         params = pg_conninfo.conninfo_to_dict(dsn)
     except psycopg.ProgrammingError:
-        return "<unparsable PostgreSQL DSN>"
+        text = _URL_PASSWORD.sub(r"\1@", dsn)
+        text = _PARAM_PASSWORD.sub(lambda m: m.group(1), text).rstrip("?&")
+        return " ".join(_KEYWORD_PASSWORD.sub("", text).split())
     params.pop("password", None)
     return pg_conninfo.make_conninfo("", **params)
+
+
+def _one_line(exc: BaseException) -> str:
+    """A driver message (libpq's span lines and indented hints) as one line."""
+    return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+
+
+def _read_only(what: str) -> ReadOnlyError:
+    return ReadOnlyError(
+        f"{what}: store.snapshot() is read-only, nothing was written (use "
+        "store.transaction() for a block that reads and writes)"
+    )
+
+
+def _refused_by_server(what: str, exc: BaseException) -> ReadOnlyError:
+    return ReadOnlyError(
+        f"{what}: the transaction is read-only (a snapshot, or a store opened read-only); "
+        f"nothing was written ({str(exc).strip()})"
+    )
 
 
 def _lost(what: str, exc: BaseException) -> ThreadloomError:
@@ -73,15 +101,14 @@ def translate_errors(what: str) -> Iterator[None]:
             delete won the race).
         Conflict: Another constraint failed.
         InvalidRecord: A string cannot be stored as UTF-8 or an integer does not fit.
-        ReadOnlyStore: A write in a read-only transaction (a store opened read-only).
+        ReadOnlyError: A write reached a read-only transaction (a snapshot's, or any
+            transaction of a store opened read-only: then a :class:`ReadOnlyStore`).
         ThreadloomError: The connection was lost, or any other driver error.
     """
     try:
         yield
     except ThreadloomError:
         raise
-    except pg_errors.ReadOnlySqlTransaction as exc:
-        raise ReadOnlyStore(f"{what}: the store was opened read-only ({str(exc).strip()})") from exc
     except (
         pg_errors.LockNotAvailable,
         pg_errors.DeadlockDetected,
@@ -90,6 +117,10 @@ def translate_errors(what: str) -> Iterator[None]:
         raise StoreBusy(f"{what}: {str(exc).strip()} (another writer held the lock)") from exc
     except PoolTimeout as exc:
         raise StoreBusy(f"{what}: no pooled connection became free in time ({exc})") from exc
+    except pg_errors.ReadOnlySqlTransaction as exc:
+        # A statement that did not say it writes: the server refused it, in a snapshot
+        # or in a store opened read-only (whose writes are refused before this).
+        raise _refused_by_server(what, exc) from exc
     except pg_errors.ForeignKeyViolation as exc:
         raise NotFound(f"{what}: {str(exc).strip()}") from exc
     except psycopg.IntegrityError as exc:
@@ -112,6 +143,8 @@ def translate_errors(what: str) -> Iterator[None]:
 class _Local(threading.local):
     conn: psycopg.Connection[Any] | None = None
     depth: int = 0
+    #: Whether the outermost open block is a snapshot (writes refused).
+    read_only: bool = False
 
     def __init__(self) -> None:
         # One list per open write block: what to redo if that block rolls back.
@@ -120,6 +153,11 @@ class _Local(threading.local):
 
 class PgConnections:
     """Hands out connections for calls and transactions.
+
+    After ``fork()`` the child never uses, closes or finalizes what it inherited (see
+    ``threadloom._forks``, as for SQLite): an owned pool is replaced by a new one, a
+    caller's connection by one threadloom opens with the same parameters. A caller's
+    pool cannot be rebuilt that way, so in a child a store on one refuses calls.
 
     Args:
         target: A DSN, a ``psycopg.Connection`` or a ``psycopg_pool.ConnectionPool``.
@@ -137,7 +175,8 @@ class PgConnections:
             server refuses any write.
 
     Raises:
-        ThreadloomError: ``target`` is none of the three, or the server cannot be reached.
+        ThreadloomError: ``target`` is none of the three, or the server cannot be
+            reached (one line naming the cause and the DSN without its password).
     """
 
     def __init__(
@@ -147,7 +186,7 @@ class PgConnections:
         pool_size: int = 10,
         pool_min_size: int = 1,
         pool_timeout: float = 30.0,
-        connect_timeout: float = 10.0,
+        connect_timeout: float = 5.0,
         prepare_threshold: int | None = 5,
         lock_timeout: float = 5.0,
         synchronous_commit: bool = False,
@@ -156,16 +195,19 @@ class PgConnections:
         self.read_only = read_only
         self._local = _Local()
         self._closed = False
-        self._pid = os.getpid()
         self._prepare_threshold = prepare_threshold
         self._lock_timeout_ms = int(lock_timeout * 1000)
         self._synchronous_commit = synchronous_commit
         self._connect_timeout = connect_timeout
         self._pool: ConnectionPool[Any] | None = None
         self._owns_pool = False
+        #: A caller's pool inherited across fork(): unusable in this process.
+        self._pool_inherited = False
         self._single: psycopg.Connection[Any] | None = None
         self._given: psycopg.Connection[Any] | None = None
+        self._single_mode = False
         self._single_lock = threading.RLock()
+        self._reopen_lock = threading.Lock()
         self._reopen_conninfo: str | None = None
         self._pool_args: dict[str, Any] = {}
         if isinstance(target, str):
@@ -186,6 +228,7 @@ class PgConnections:
             if target.closed:
                 raise ThreadloomError("the psycopg connection given to threadloom is closed")
             self._single = self._given = target
+            self._single_mode = True
             self.location = target.info.dsn
             # Kept (password included) so a lost connection can be reopened alike.
             self._reopen_conninfo = pg_conninfo.make_conninfo(
@@ -201,6 +244,28 @@ class PgConnections:
                 "a PostgreSQL store opens on a postgresql:// DSN, a psycopg Connection or a "
                 f"psycopg_pool ConnectionPool, not {type(target).__name__}"
             )
+        _forks.watch(self)
+
+    def _forked(self) -> None:
+        """In a forked child: the parent's pool and sockets are its own; keep off them.
+
+        Runs before any other code of the child, so no lock here is held by anyone:
+        they are replaced, as is every thread's block state (a block open at the fork
+        is the parent's transaction).
+        """
+        self._local = _Local()
+        self._single_lock = threading.RLock()
+        self._reopen_lock = threading.Lock()
+        if self._pool is not None:
+            if self._owns_pool:
+                _forks.abandon(self._pool)  # _pool_here() opens the child's own
+            else:
+                self._pool_inherited = True
+            self._pool = None
+        if self._single is not None:
+            if self._single is not self._given:
+                _forks.abandon(self._single)
+            self._single = None  # _single_here() connects the child's own
 
     # -- opening -------------------------------------------------------------------
 
@@ -210,8 +275,24 @@ class PgConnections:
         if self._synchronous_commit:
             conn.execute("SET synchronous_commit = on")
 
+    def _connect_seconds(self) -> int:
+        # libpq counts whole seconds (and waits at least 2).
+        return max(1, round(self._connect_timeout))
+
     def _new_pool(self) -> ConnectionPool[Any]:
         args = self._pool_args
+        try:
+            # One direct attempt first: a refused connection, a missing database, a
+            # wrong password or a bad DSN parameter then fails at once with libpq's
+            # reason. The pool would retry in the background until the timeout and
+            # log a multi-line warning per attempt.
+            psycopg.Connection.connect(
+                args["conninfo"], autocommit=True, connect_timeout=self._connect_seconds()
+            ).close()
+        except psycopg.Error as exc:
+            raise ThreadloomError(
+                f"cannot connect to PostgreSQL at {self.location}: {_one_line(exc)}"
+            ) from exc
         pool: ConnectionPool[Any] = ConnectionPool(
             args["conninfo"],
             min_size=args["min_size"],
@@ -220,7 +301,7 @@ class PgConnections:
             kwargs={
                 "autocommit": True,
                 "prepare_threshold": self._prepare_threshold,
-                "connect_timeout": max(1, round(self._connect_timeout)),
+                "connect_timeout": self._connect_seconds(),
             },
             configure=self._configure,
             name="threadloom",
@@ -232,36 +313,41 @@ class PgConnections:
             pool.close()
             raise ThreadloomError(
                 f"cannot connect to PostgreSQL at {self.location} within "
-                f"{self._connect_timeout} s: {exc}"
+                f"{self._connect_timeout} s: {_one_line(exc)}"
             ) from exc
         return pool
 
     def _pool_here(self) -> ConnectionPool[Any]:
         pool = self._pool
-        assert pool is not None
-        if self._owns_pool and self._pid != os.getpid():
-            # After fork() the parent's pool threads do not exist here and its sockets
-            # are the parent's: abandon them (closing would disturb the parent).
-            self._pid = os.getpid()
-            self._local = _Local()
-            pool = self._pool = self._new_pool()
-        return pool
+        if pool is not None:
+            return pool
+        if self._pool_inherited:
+            raise ThreadloomError(
+                f"the store at {self.location} runs on a caller's ConnectionPool created "
+                "before fork(): its connections belong to the parent process; open the "
+                "store in the child on a pool or DSN of its own"
+            )
+        with self._reopen_lock:
+            if self._pool is None:
+                self._pool = self._new_pool()
+            return self._pool
 
     def _single_here(self) -> psycopg.Connection[Any]:
         conn = self._single
-        assert conn is not None
-        if conn.closed or conn.broken:
+        if conn is None or conn.closed or conn.broken:
             assert self._reopen_conninfo is not None
             try:
                 conn = psycopg.Connection.connect(
                     self._reopen_conninfo,
-                    autocommit=conn.autocommit,
-                    prepare_threshold=conn.prepare_threshold,
-                    connect_timeout=max(1, round(self._connect_timeout)),
+                    autocommit=True if conn is None else conn.autocommit,
+                    prepare_threshold=self._prepare_threshold
+                    if conn is None
+                    else conn.prepare_threshold,
+                    connect_timeout=self._connect_seconds(),
                 )
-            except psycopg.OperationalError as exc:
+            except psycopg.Error as exc:
                 raise ThreadloomError(
-                    f"cannot reconnect to PostgreSQL at {self.location}: {str(exc).strip()}"
+                    f"cannot reconnect to PostgreSQL at {self.location}: {_one_line(exc)}"
                 ) from exc
             self._configure(conn)
             self._single = conn
@@ -272,7 +358,7 @@ class PgConnections:
     @property
     def single_connection(self) -> bool:
         """Whether calls share one connection (a caller's ``psycopg.Connection``)."""
-        return self._single is not None
+        return self._single_mode
 
     @contextmanager
     def _checkout(self) -> Iterator[psycopg.Connection[Any]]:
@@ -283,7 +369,7 @@ class PgConnections:
             return
         if self._closed:
             raise ThreadloomError(f"the store at {self.location} is closed")
-        if self._pool is not None:
+        if not self._single_mode:
             pool = self._pool_here()
             # pool.connection() returns a broken connection to the pool, which drops it.
             with pool.connection() as conn:
@@ -299,13 +385,26 @@ class PgConnections:
         with self._single_lock:
             yield self._single_here()
 
+    def _refuse_writes(self, what: str) -> None:
+        if self.read_only:
+            raise ReadOnlyStore(f"{what}: the store at {self.location} was opened read-only")
+        if self._local.read_only:
+            raise _read_only(what)
+
     @contextmanager
-    def call(self, what: str) -> Iterator[psycopg.Connection[Any]]:
+    def call(self, what: str, *, writes: bool = False) -> Iterator[psycopg.Connection[Any]]:
         """A connection for one atomic statement (autocommit, or inside the open block).
 
+        Args:
+            what: What the call does, for error messages.
+            writes: The statement writes: refused inside a snapshot.
+
         Raises:
+            ReadOnlyError: ``writes`` inside a snapshot (nothing is sent).
             ThreadloomError: As :func:`translate_errors`.
         """
+        if writes:
+            self._refuse_writes(what)
         with translate_errors(what), self._checkout() as conn:
             if (conn.autocommit and not self.read_only) or self._local.depth:
                 yield conn
@@ -320,8 +419,16 @@ class PgConnections:
         """A transaction (a savepoint when nested); commits on success, else rolls back.
 
         Raises:
+            ReadOnlyError: The block is inside a snapshot (nothing is sent).
             ThreadloomError: As :func:`translate_errors`.
         """
+        self._refuse_writes(what)
+        with self._block(what) as conn:
+            yield conn
+
+    @contextmanager
+    def _block(self, what: str) -> Iterator[psycopg.Connection[Any]]:
+        """A transaction or savepoint, for :meth:`write` and :meth:`read` alike."""
         local = self._local
         hooks: list[Callable[[], None]] = []
         local.hooks.append(hooks)
@@ -363,18 +470,37 @@ class PgConnections:
 
     @contextmanager
     def read(self, what: str) -> Iterator[psycopg.Connection[Any]]:
-        """A repeatable-read snapshot (inside a write: the write's own view).
+        """A repeatable-read, read-only snapshot (inside a write: the write's own view).
+
+        Writes inside the block raise :class:`ReadOnlyError` before anything is sent;
+        the transaction rolls back if the block raises.
 
         Raises:
             ThreadloomError: As :func:`translate_errors`.
         """
-        if self._local.depth:
-            with translate_errors(what):
-                yield self._local.conn  # type: ignore[misc]
+        local = self._local
+        if local.depth:
+            # Inside a transaction: its own view, read-only for the block's length.
+            was_read_only = local.read_only
+            local.read_only = True
+            try:
+                with translate_errors(what):
+                    yield local.conn  # type: ignore[misc]
+            finally:
+                local.read_only = was_read_only
             return
-        with self.write(what) as conn:
+        with self._block(what) as conn:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            yield conn
+            local.read_only = True
+            try:
+                yield conn
+            finally:
+                local.read_only = False
+
+    def check_writable(self, what: str) -> None:
+        """Raise :class:`ReadOnlyError` if this thread is inside a snapshot."""
+        if self._local.read_only:
+            raise _read_only(what)
 
     @contextmanager
     def session(self, what: str) -> Iterator[psycopg.Connection[Any]]:
@@ -392,9 +518,10 @@ class PgConnections:
         return self._local.depth > 0
 
     def close(self) -> None:
-        """Close what threadloom opened (an owned pool, a reopened connection)."""
+        """Close what threadloom opened in this process (an owned pool, a reopened
+        connection); what a forked child inherited stays untouched."""
         self._closed = True
-        if self._owns_pool and self._pool is not None and self._pid == os.getpid():
+        if self._owns_pool and self._pool is not None:
             self._pool.close()
         with self._single_lock:
             # A connection threadloom reopened is ours to close; the caller's is not.

@@ -62,7 +62,7 @@ class PgSessionIndex:
             ThreadloomError: The row could not be written.
         """
         name = entry.thread_name
-        with self._conns.call(f"failed to index thread {entry.thread_id}") as conn:
+        with self._conns.call(f"failed to index thread {entry.thread_id}", writes=True) as conn:
             conn.execute(
                 "INSERT INTO session_index (thread_id, thread_name, updated_at, rollout_path, "
                 "name_key) VALUES (%s, %s, %s, %s, %s)",

@@ -1,4 +1,5 @@
-"""SQLite connections: one per thread, reused, reopened after ``fork()``.
+"""SQLite connections: one per thread, reused, closed when the thread ends, reopened
+after ``fork()``.
 
 Every connection gets the same pragmas when it opens (WAL, ``busy_timeout``,
 ``foreign_keys=ON``, ``synchronous`` from the durability setting). Writes start with
@@ -23,6 +24,7 @@ from ...errors import (
     Conflict,
     CorruptData,
     InvalidRecord,
+    ReadOnlyError,
     ReadOnlyStore,
     StoreBusy,
     ThreadloomError,
@@ -130,15 +132,80 @@ def translate_errors(what: str, path: Path | str) -> Iterator[None]:
         raise InvalidRecord(f"{what}: an integer does not fit 64 bits") from exc
 
 
+# SQLite holds process-wide mutexes while it opens and closes a database (its list of
+# open files): a child forked while another thread is inside one would wait for it
+# forever. Opening and closing hold this lock, and fork() waits for it. (A fork while
+# another thread runs a statement has the same hazard in SQLite's allocator; that one
+# only the caller can avoid.)
+_open_close_lock = threading.RLock()
+os.register_at_fork(
+    before=_open_close_lock.acquire,
+    after_in_parent=_open_close_lock.release,
+    after_in_child=_open_close_lock.release,
+)
+
+
+def _close(conn: sqlite3.Connection) -> None:
+    with _open_close_lock, contextlib.suppress(sqlite3.Error):
+        conn.close()
+
+
+def _read_only(what: str) -> ReadOnlyError:
+    return ReadOnlyError(
+        f"{what}: store.snapshot() is read-only, nothing was written (use "
+        "store.transaction() for a block that reads and writes)"
+    )
+
+
+def _forked_block(what: str) -> ThreadloomError:
+    return ThreadloomError(
+        f"{what}: the block was opened before fork() and belongs to the parent process; "
+        "the child neither commits nor rolls it back (open a new block in the child)"
+    )
+
+
+class _Lease:
+    """Closes one thread's connection when that thread ends.
+
+    Only the thread's local storage refers to a lease. When the thread ends, CPython
+    clears that storage, the lease is freed and :meth:`__del__` closes the connection
+    at once (a ``sqlite3.Connection`` sits in a reference cycle with its statement
+    cache, so on its own it would stay open until the cyclic collector runs). Without
+    this, a thread-per-request server kept two descriptors per finished thread open.
+    """
+
+    __slots__ = ("conn", "handles", "pid")
+
+    def __init__(self, conn: sqlite3.Connection, handles: dict[int, sqlite3.Connection]):
+        self.conn = conn
+        self.handles = handles
+        self.pid = os.getpid()
+
+    def __del__(self) -> None:
+        # In a forked child the other threads' storage is cleared before any at-fork
+        # hook runs: this connection is the parent's, and the child leaves it alone.
+        # Whoever pops the handle (this or close()) is the one that closes it.
+        if os.getpid() == self.pid and self.handles.pop(id(self.conn), None) is not None:
+            _close(self.conn)
+
+
 class _Local(threading.local):
     conn: sqlite3.Connection | None = None
     #: The fork generation the connection was opened in (see ``threadloom._forks``).
     generation: int = -1
     depth: int = 0
+    #: Whether the outermost open block is a snapshot (writes refused).
+    read_only: bool = False
+    lease: _Lease | None = None
 
 
 class ConnectionManager:
     """Hands each thread its own connection to one database file.
+
+    A thread's connection is closed when the thread ends (or at :meth:`close`), so
+    open descriptors stay bounded by the threads alive, not those that ever ran. A
+    forked child opens its own connections and never uses, closes or finalizes the
+    ones it inherited (see ``threadloom._forks``).
 
     Args:
         path: The database file.
@@ -165,20 +232,29 @@ class ConnectionManager:
         self.read_only = read_only
         self._on_open = on_open
         self._local = _Local()
-        self._all: list[tuple[int, sqlite3.Connection]] = []
-        self._registry_lock = threading.Lock()
+        # Open connections by id. No lock guards it: single dict operations are
+        # atomic, so a child forked while another thread registers a connection
+        # finds it consistent (a lock held by that thread would stay held forever).
+        self._handles: dict[int, sqlite3.Connection] = {}
         self._closed = False
+        _forks.watch(self)
+
+    def _forked(self) -> None:
+        """In a forked child: the inherited connections are the parent's; keep off them."""
+        _forks.abandon(*self._handles.values())
+        self._handles = {}
 
     def _open(self) -> sqlite3.Connection:
         if self.read_only:
             return self._open_read_only()
-        conn = sqlite3.connect(
-            self.path,
-            timeout=self.busy_timeout,
-            isolation_level=None,
-            check_same_thread=False,
-            cached_statements=256,
-        )
+        with _open_close_lock:
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self.busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+                cached_statements=256,
+            )
         try:
             with translate_errors("failed to configure the connection", self.path):
                 conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
@@ -191,7 +267,7 @@ class ConnectionManager:
                 # journal mode it has, so the answer is not checked.
                 conn.execute("PRAGMA journal_mode = WAL").fetchone()
         except BaseException:
-            conn.close()
+            _close(conn)
             raise
         return conn
 
@@ -199,7 +275,10 @@ class ConnectionManager:
         # mode=ro: SQLite neither creates the file nor writes it (no WAL switch, no
         # schema step); query_only refuses writes even where the file is writable.
         uri = Path(os.path.abspath(self.path)).as_uri() + "?mode=ro"
-        with translate_errors("failed to open the database read-only", self.path):
+        with (
+            translate_errors("failed to open the database read-only", self.path),
+            _open_close_lock,
+        ):
             conn = sqlite3.connect(
                 uri,
                 uri=True,
@@ -215,7 +294,7 @@ class ConnectionManager:
                     self._on_open(conn)
                 conn.execute("PRAGMA query_only = ON")
         except BaseException:
-            conn.close()
+            _close(conn)
             raise
         return conn
 
@@ -231,14 +310,16 @@ class ConnectionManager:
             return conn
         if self._closed:
             raise ThreadloomError(f"the store at {self.path} is closed")
-        # After fork() the inherited connection belongs to the parent: using or even
-        # closing it in the child can disturb the parent's locks, so it is abandoned.
+        # After fork() the inherited connection and any block open on it belong to the
+        # parent: the child starts afresh (the old lease does nothing in a child).
         conn = self._open()
+        handles = self._handles
+        handles[id(conn)] = conn
+        local.lease = _Lease(conn, handles)
         local.conn = conn
         local.generation = _forks.generation
         local.depth = 0
-        with self._registry_lock:
-            self._all.append((os.getpid(), conn))
+        local.read_only = False
         return conn
 
     @contextmanager
@@ -251,6 +332,7 @@ class ConnectionManager:
         Raises:
             StoreBusy: The write lock could not be had within the busy timeout.
             ReadOnlyStore: The store was opened read-only.
+            ReadOnlyError: The block is inside a snapshot (nothing is written).
         """
         if self.read_only:
             raise ReadOnlyStore(f"{what}: the store at {self.path} was opened read-only")
@@ -260,13 +342,18 @@ class ConnectionManager:
             if local.depth == 0:
                 conn.execute("BEGIN IMMEDIATE")
                 local.depth = 1
+                generation = local.generation
                 try:
                     yield conn
                 except BaseException:
+                    if generation != _forks.generation:
+                        raise
                     local.depth = 0
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     raise
+                if generation != _forks.generation:
+                    raise _forked_block(what)
                 local.depth = 0
                 try:
                     conn.execute("COMMIT")
@@ -275,22 +362,32 @@ class ConnectionManager:
                         conn.execute("ROLLBACK")
                     raise
             else:
+                if local.read_only:
+                    raise _read_only(what)
                 name = f"tl_sp_{local.depth}"
                 conn.execute(f"SAVEPOINT {name}")
                 local.depth += 1
+                generation = local.generation
                 try:
                     yield conn
                 except BaseException:
+                    if generation != _forks.generation:
+                        raise
                     local.depth -= 1
                     conn.execute(f"ROLLBACK TO {name}")
                     conn.execute(f"RELEASE {name}")
                     raise
+                if generation != _forks.generation:
+                    raise _forked_block(what)
                 local.depth -= 1
                 conn.execute(f"RELEASE {name}")
 
     @contextmanager
     def read(self, what: str) -> Iterator[sqlite3.Connection]:
         """A read snapshot over several statements (inside a write, the write's view).
+
+        Writes through :meth:`write` inside the block raise :class:`ReadOnlyError`.
+        The snapshot ends with a rollback, whether the block succeeds or raises.
 
         Raises:
             StoreBusy: The database stayed locked past the busy timeout.
@@ -299,16 +396,36 @@ class ConnectionManager:
         local = self._local
         with translate_errors(what, self.path):
             if local.depth > 0:
-                yield conn
+                # Inside a transaction: its own view, read-only for the block's length.
+                was_read_only = local.read_only
+                local.read_only = True
+                try:
+                    yield conn
+                finally:
+                    local.read_only = was_read_only
                 return
             conn.execute("BEGIN")
             local.depth = 1
+            local.read_only = True
+            generation = local.generation
             try:
                 yield conn
             finally:
-                local.depth = 0
-                if conn.in_transaction:
-                    conn.execute("COMMIT")
+                if generation == _forks.generation:
+                    local.depth = 0
+                    local.read_only = False
+                    # Nothing in a snapshot is to be kept: end it without committing.
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+
+    def check_writable(self, what: str) -> None:
+        """Raise :class:`ReadOnlyError` if this thread is inside a snapshot.
+
+        For writes that do not go through :meth:`write` (the session-index file).
+        """
+        local = self._local
+        if local.read_only and local.generation == _forks.generation:
+            raise _read_only(what)
 
     @property
     def in_transaction(self) -> bool:
@@ -318,11 +435,9 @@ class ConnectionManager:
     def close(self) -> None:
         """Close every connection this process opened. Later calls raise."""
         self._closed = True
-        pid = os.getpid()
-        with self._registry_lock:
-            mine = [conn for owner, conn in self._all if owner == pid]
-            self._all = []
-        for conn in mine:
-            with contextlib.suppress(sqlite3.Error):
-                conn.close()
+        handles = self._handles
+        for key in list(handles):
+            conn = handles.pop(key, None)
+            if conn is not None:
+                _close(conn)
         self._local = _Local()
