@@ -336,6 +336,50 @@ GAP_NOTES = [
 ]
 
 
+#: Why the library keeps its clever code, and figures measured while building it that
+#: used to sit in code comments. The tables of ``bench/internals.py`` follow.
+DESIGN_NOTES = [
+    "## Design measurements",
+    "",
+    "Clever code stays only where a measurement shows it matters end to end",
+    "(`python -m bench.internals`, tables below):",
+    "",
+    "- **`_fastrecords.positional_builder`** (an `exec`-built constructor that fills a",
+    "  twin class's slots, then switches `__class__`): the row mappers build every",
+    "  `ThreadMetadata` and `MessageRecord` with it. Without it `list_threads(50)` and",
+    "  `list_messages(200)` cost a third or more extra; a loop over the slot",
+    "  descriptors (no `exec`) recovers only part of that. Kept.",
+    "- **`_json_fast.encode_fast`** (orjson's text, proved equal to the stdlib",
+    "  encoder's by a decode and compare for short texts, a type walk for long ones):",
+    "  on `append_message` the stdlib C encoder would cost a few percent more, but",
+    "  `save_checkpoint` with the original's 9.8 KB state would cost 2-3× as much. Kept.",
+    "",
+    "Figures measured while building the library (one machine, not re-run by",
+    "`make bench`):",
+    "",
+    "- Record construction: a 22-field thread took 3.1 µs through the dataclass's",
+    "  `__init__` (`object.__setattr__` per field), 1.05 µs through the slot",
+    "  descriptors, 0.34 µs with `positional_builder`.",
+    "- Stored enum strings: a dict lookup ~30 ns, `Enum.__call__` ~320 ns (twice per",
+    "  thread row of `list_threads`).",
+    "- JSON decoding: orjson decodes 200 message items in 149 µs, the stdlib in 789 µs.",
+    "  The 19-digit guard (`_long_digits`) by `bytes.translate` and a substring search",
+    "  costs 13 µs on a 9.8 KB state; a regex scan cost 149 µs.",
+    "- JSON encoding of a 9.8 KB state: orjson 5.9 µs, the stdlib's Python encoder",
+    "  75 µs; the proof by decode and compare would cost 19 µs there, the type walk",
+    "  9 µs (a message item: 0.4 µs by decode). The depth pre-check counts brackets",
+    "  at about 0.3 ns a byte.",
+    "- SQLite: `load_checkpoint` with 2,000 checkpoints saved in one second took 19 ms",
+    "  per load before its index tie-break, 9 µs after; a `with conn:` block costs",
+    "  about 1 µs per call, a tenth of a `get_thread` or a replay lookup.",
+    "- Session index (`session_index.jsonl`): orjson parses an entry about 7× faster",
+    "  than `json.loads` (3.6 → 1.5 µs per line), most of loading 100,000 entries;",
+    "  orjson writes a line about 20× faster than `json.dumps`.",
+    "- Fork detection: `os.getpid()` is a system call, about 0.2 µs.",
+    "",
+]
+
+
 def write_report(results: Results, out: Path, readme: Path | None = None) -> tuple[Path, Path]:
     """Write ``benchmarks.md`` and ``benchmarks.png`` into ``out``, and the summary.
 
@@ -421,6 +465,9 @@ def write_report(results: Results, out: Path, readme: Path | None = None) -> tup
             f"| {r['replay_leaf_median_us']:.1f} µs |",
             "",
         ]
+    lines += DESIGN_NOTES
+    if results.internals:
+        lines += results.internals
     if results.failures:
         lines += ["## Failures", ""]
         lines += [f"- `{w}` / {c}: {msg}" for (w, c), msg in sorted(results.failures.items())]

@@ -41,6 +41,8 @@ class Results:
     profiles: dict[str, str] = field(default_factory=dict)
     #: The workflow replay lookup figures (``bench/workflow_replay.py``), if run.
     replay: dict[str, Any] | None = None
+    #: The "Design measurements" tables (``bench/internals.py``), if run.
+    internals: list[str] | None = None
     started: float = 0.0
     seconds: float = 0.0
 
@@ -150,6 +152,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             log("workflow replay lookup with 100,000 leaf runs")
             results.replay = replay_benchmark(workdir / "replay" / "state.db")
+        if not args.only or "internals" in wanted:
+            from . import internals
+
+            log("internals: the clever code beside the plain way")
+            results.internals = internals.markdown(internals.run(), rounds=7)
         if not args.no_profile:
             by_name = {c.name: c for c in contenders}
             for w in suite:

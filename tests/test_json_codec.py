@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from threadloom import InvalidRecord
-from threadloom._json import MAX_DEPTH, _depth, _encode_fast, decode_text, encode_json
+from threadloom._json import MAX_DEPTH, _depth, decode_text, encode_json
 
 _STDLIB = json.JSONEncoder(
     ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")
@@ -162,49 +162,7 @@ def test_floats_decode_to_the_same_floats() -> None:
     assert [math.copysign(1, x) for x in back] == [math.copysign(1, x) for x in floats]
 
 
-def test_the_fast_path_takes_plain_values_and_leaves_the_rest() -> None:
-    plain = {"b": [1, 2.5, None, True, "é"], "a": {"x": -(2**63), "y": 2**64 - 1}}
-    assert _encode_fast(plain) == _stdlib(plain)
-    for value in (
-        math.nan,
-        uuid.UUID(int=5),
-        Plain.A,
-        orjson.Fragment(b"1"),
-        2**64,
-        {1: 2},
-        MyStr("x"),
-        Point(),
-        _nested(300),
-    ):
-        assert _encode_fast(value) is None, value
-
-
 _FILLER = [{"role": "user", "content": "x" * 40, "n": i} for i in range(40)]  # > 1 KB
-
-
-@pytest.mark.parametrize(
-    "odd",
-    [uuid.UUID(int=5), Plain.A, orjson.Fragment(b"1"), math.nan, -math.inf, Point()],
-    ids=["uuid", "plain enum", "fragment", "nan", "-inf", "dataclass"],
-)
-def test_long_values_are_checked_as_strictly_as_short_ones(odd: Any) -> None:
-    # Long texts are proved by a type walk instead of a decode: the same verdicts.
-    for value in ({"history": _FILLER, "z": odd}, [*_FILLER, [{"deep": [odd]}]]):
-        assert len(_stdlib(_FILLER)) > 1024
-        with pytest.raises(InvalidRecord):
-            encode_json(value, "checkpoint state")
-
-
-def test_long_values_with_nulls_take_the_fast_path_unless_floats_could_be_nan() -> None:
-    without_floats = {"history": _FILLER, "none": None}
-    assert _encode_fast(without_floats) == _stdlib(without_floats)
-    with_floats = {"history": _FILLER, "none": None, "f": 0.5}
-    assert _encode_fast(with_floats) is None  # a null could be a NaN: the stdlib decides
-    assert encode_json(with_floats, "state") == _stdlib(with_floats)
-    plain_floats = {"history": _FILLER, "f": 0.5, "t": (1, 2)}
-    assert _encode_fast(plain_floats) == _stdlib(plain_floats)
-    subclass = {"history": _FILLER, "s": MyStr("x"), "w": Word.HELLO}
-    assert encode_json(subclass, "state") == _stdlib(subclass)
 
 
 _JSON_KEYS = st.text(max_size=8)

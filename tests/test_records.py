@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,6 @@ from threadloom import (
     ThreadStatus,
 )
 from threadloom.backends.rows import thread_from_row
-from threadloom.records import positional_builder
 
 THREAD: dict[str, Any] = {
     "id": "t1",
@@ -251,40 +249,6 @@ def test_field_order_matches_the_oracle(tmp_path: Path) -> None:
     assert list(MessageRecord.from_dict(got_message).to_dict()) == list(got_message)
     assert list(CheckpointRecord.from_dict(got_checkpoint).to_dict()) == list(got_checkpoint)
     assert ThreadMetadata.from_dict(got_thread).to_dict() == got_thread
-
-
-@pytest.mark.parametrize(
-    ("record", "data"),
-    [(ThreadMetadata, THREAD), (MessageRecord, MESSAGE), (CheckpointRecord, CHECKPOINT)],
-)
-def test_positional_builder_builds_the_same_frozen_record(
-    record: Any, data: dict[str, Any]
-) -> None:
-    expected = record.from_dict(data)
-    values = [getattr(expected, f.name) for f in dataclasses.fields(record)]
-    built = positional_builder(record)(*values)
-    assert type(built) is record
-    assert built == expected
-    if record is ThreadMetadata:  # the others hold JSON values (dicts): unhashable
-        assert hash(built) == hash(expected)
-    assert built.to_dict() == expected.to_dict()
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        built.created_at = 5
-    assert not hasattr(built, "__dict__")
-
-
-def test_positional_builder_falls_back_when_the_layout_differs() -> None:
-    # A weakref slot the twin class lacks makes the __class__ switch impossible.
-    @dataclasses.dataclass(frozen=True, slots=True, weakref_slot=True)
-    class Weak:
-        a: int
-        b: str
-
-    built = positional_builder(Weak)(1, "x")
-    assert type(built) is Weak
-    assert built == Weak(1, "x")
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        built.a = 2  # type: ignore[misc]
 
 
 @pytest.mark.parametrize(

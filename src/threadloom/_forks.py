@@ -6,9 +6,9 @@ warns that using *or closing* a connection inherited across ``fork()`` can corru
 database; a PostgreSQL socket is the parent's session. So a child abandons them:
 
 - :data:`generation` is bumped in every child; comparing a saved copy with it tells a
-  child apart for a few nanoseconds (``os.getpid()`` is a system call, about 0.2 µs
-  here, and would run on every store call). Read it as ``_forks.generation`` (a
-  ``from`` import would copy the number once).
+  child apart without a system call (``os.getpid()`` would run on every store
+  call). Read it as ``_forks.generation`` (a ``from`` import would copy the number
+  once).
 - An object passed to :func:`watch` has its ``_forked()`` method called in the child,
   before any other code of the child runs (so no other thread can hold one of its
   locks): it resets its locks and hands its inherited handles to :func:`abandon`.

@@ -7,14 +7,14 @@ non-ASCII characters as they are, floats in serde_json's (ryu's) shortest form
 keys) is RFC 8785 (JCS) canonical JSON, which any language can reproduce: keys in
 UTF-16 order, numbers as ECMAScript prints them (``1e+30``, ``4.5``, ``1`` for
 ``1.0``). Both go through one encoder, :func:`_iterencode`, that differs only in how
-it prints floats and orders keys; orjson is a faster path to the same storage bytes.
+it prints floats and orders keys; :mod:`threadloom._json_fast` is orjson's path to the
+same storage bytes, taken only where it is proved to give them.
 Keeping every encode and decode here lets the codec be measured and swapped without
 touching the backends.
 """
 
 from __future__ import annotations
 
-import gc
 import json
 import json.encoder
 import math
@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from ._json_fast import encode_fast
 from .errors import CorruptData, InvalidRecord
 
 __all__ = [
@@ -208,37 +209,18 @@ def encode_jcs(value: JSONValue) -> str:
         raise InvalidRecord("value is nested too deeply to encode as JSON") from exc
 
 
-_fast_dumps: Callable[..., bytes] | None
 try:
     import orjson
 
     _fast_loads: Callable[[str | bytes], Any] | None = orjson.loads
     _FastError: type[Exception] = orjson.JSONDecodeError
-    _fast_dumps = orjson.dumps
-    # Whatever orjson would serialize differently from the stdlib encoder goes to
-    # ``default`` (which refuses it) and so to the stdlib path: dataclasses and
-    # datetimes (which the stdlib rejects), subclasses of str/int/list/dict (which it
-    # accepts). numpy values go to ``default`` too without OPT_SERIALIZE_NUMPY.
-    _FAST_OPTIONS = (
-        orjson.OPT_SORT_KEYS
-        | orjson.OPT_PASSTHROUGH_SUBCLASS
-        | orjson.OPT_PASSTHROUGH_DATACLASS
-        | orjson.OPT_PASSTHROUGH_DATETIME
-    )
 except ImportError:  # pragma: no cover - orjson is a dependency; stay correct without it
     _fast_loads = None
     _FastError = ValueError
-    _fast_dumps = None
-    _FAST_OPTIONS = 0
-
-
-def _refuse(value: object) -> Any:
-    raise TypeError(f"{type(value).__name__} takes the stdlib path")
 
 
 # Every ASCII digit to "9", every other byte to " ": a run of 19 digits is then a plain
-# substring search. A regex scan costs 149 us on a 9.8 KB checkpoint state (more than
-# the stdlib decode); this costs 13 us.
+# substring search, at C speed (a regex scan can cost more than the decode itself).
 _DIGITS_TO_NINE = bytes(0x39 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
 _NINETEEN_DIGITS = b"9" * 19
 
@@ -248,12 +230,12 @@ def _long_digits(text: str) -> bool:
 
 
 def _decode(text: str) -> Any:
-    # orjson decodes ~5x faster (200 message items: 789 -> 149 us), and decoding
-    # dominates list_messages. Whatever it refuses (NaN/Infinity literals, lone
-    # surrogate escapes, nesting past 1024) goes to the stdlib decoder, so every
-    # result, and every error, is exactly the stdlib's. orjson reads integers outside
-    # [-2**63, 2**64) as floats instead of failing, so any run of 19+ digits (every
-    # integer of 18 digits or fewer is in range) takes the stdlib path too.
+    # orjson decodes several times faster, and decoding dominates list_messages.
+    # Whatever it refuses (NaN/Infinity literals, lone surrogate escapes, nesting past
+    # 1024) goes to the stdlib decoder, so every result, and every error, is exactly
+    # the stdlib's. orjson reads integers outside [-2**63, 2**64) as floats instead of
+    # failing, so any run of 19+ digits (every integer of 18 digits or fewer is in
+    # range) takes the stdlib path too.
     if _fast_loads is not None and not _long_digits(text):
         try:
             return _fast_loads(text)
@@ -284,9 +266,14 @@ def encode_json(value: JSONValue, what: str) -> str:
             Infinity, mixed-type keys), or is nested MAX_DEPTH (128) levels deep or
             more (the original cannot read that back).
     """
-    text = _encode_fast(value)
-    if text is not None:
-        return text  # checked for depth already
+    proved = encode_fast(value, MAX_DEPTH)
+    if proved is not None:
+        text, depth = proved
+        if depth is None:
+            depth = _depth(text) if _too_many_brackets(text) else 0
+        if depth < MAX_DEPTH:
+            return text
+        # Too deep: the stdlib encoder below refuses it, with its own reason.
     try:
         text = _storage_text(value)
     except (TypeError, ValueError) as exc:
@@ -301,7 +288,7 @@ def encode_json(value: JSONValue, what: str) -> str:
 def _too_many_brackets(text: str | bytes) -> bool:
     """Whether ``text`` has MAX_DEPTH brackets and braces, needed to nest that deep.
 
-    Two C-level counts (0.3 ns a byte), skipped for texts too short to hold them.
+    Two C-level counts, skipped for texts too short to hold them.
     """
     if len(text) < 2 * MAX_DEPTH:
         return False
@@ -315,79 +302,6 @@ def _too_deep(what: str) -> InvalidRecord:
         f"{what} is nested too deeply to store: {MAX_DEPTH} or more levels of arrays "
         f"and objects, and the original cannot read JSON nested {MAX_DEPTH} deep"
     )
-
-
-def _encode_fast(value: JSONValue) -> str | None:
-    """orjson's encoding of ``value`` if it is provably the stdlib's and not too deep.
-
-    orjson is 13x faster than the stdlib encoder (9.8 KB state: 75 -> 5.9 us) and
-    writes the same canonical text (sorted keys, compact, non-ASCII as is), except:
-    NaN and Infinity become ``null`` (the stdlib refuses them); UUIDs, plain Enum
-    members and ``orjson.Fragment`` are serialized natively, without ``default`` (the
-    stdlib refuses them); integers past 64 bits and non-str keys raise (the stdlib
-    accepts them). Raising catches the last ones; :func:`_plain_depth` the others;
-    either way (and for values nested MAX_DEPTH deep) the stdlib encoder then
-    decides. orjson prints floats with ryu's digits and layout, as serde_json does,
-    except that it writes a positive exponent as ``e+16`` where serde_json writes
-    ``e16``: a text with ``e+`` after a digit goes to :func:`_storage_text` too.
-    """
-    if _fast_dumps is None:
-        return None
-    try:
-        data = _fast_dumps(value, default=_refuse, option=_FAST_OPTIONS)
-    except TypeError:  # orjson.JSONEncodeError, including nesting past 255
-        return None
-    if b"e+" in data and _POSITIVE_EXPONENT.search(data):
-        return None
-    depth = _plain_depth(value, data)
-    if depth is None or depth >= MAX_DEPTH:
-        return None
-    return data.decode()
-
-
-#: A float printed with a positive exponent (or a string that looks like one).
-_POSITIVE_EXPONENT = re.compile(rb"[0-9]e\+")
-
-_PLAIN_TYPES = frozenset({dict, list, tuple, str, int, float, bool, type(None)})
-_CONTAINERS = frozenset({dict, list, tuple})
-_get_referents = gc.get_referents
-
-
-def _plain_depth(value: JSONValue, data: bytes) -> int | None:
-    """How deep ``value`` nests, or ``None`` if orjson's ``data`` for it may hold
-    something the stdlib would refuse.
-
-    Two proofs, the cheaper for the size. A short text is decoded and compared with
-    the value (``null != nan``, ``"..." != UUID(...)``, ``"a" != E.A``): 0.4 us for a
-    message item. A long one would take 19 us so (9.8 KB state); instead the value's
-    objects are listed level by level through ``gc.get_referents`` (the items of
-    lists and tuples, the keys and values of dicts, at C speed: 9 us) and must all be
-    of the plain JSON types, exactly; with a float among them, a ``null`` in the
-    text may be a NaN, so then the text must have none. The levels holding a
-    container give the depth for free. orjson has refused cycles (it stops at depth
-    255), so the walk ends.
-    """
-    if len(data) < 1024 and _fast_loads is not None:
-        if _fast_loads(data) != value:
-            return None
-        return _depth(data.decode()) if _too_many_brackets(data) else 0
-    depth = 0
-    has_float = False
-    level: list[Any] = [value]
-    while level:
-        kinds = set(map(type, level))
-        if not kinds <= _PLAIN_TYPES:
-            return None
-        has_float = has_float or float in kinds
-        if kinds.isdisjoint(_CONTAINERS):
-            break
-        depth += 1
-        if depth >= MAX_DEPTH:
-            break
-        level = _get_referents(*level)
-    if has_float and b"null" in data:
-        return None
-    return depth
 
 
 # Every byte to " " except brackets, braces, the quote and the backslash.

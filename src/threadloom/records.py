@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Self, TypeVar
 
@@ -92,7 +92,6 @@ class ThreadGoalStatus(enum.StrEnum):
 # ---------------------------------------------------------------------------
 
 _E = TypeVar("_E", bound=enum.StrEnum)
-_R = TypeVar("_R")
 
 
 def check_str(value: object, name: str) -> str:
@@ -177,8 +176,8 @@ def _mapping(data: object, record: str) -> Mapping[str, Any]:
     return data
 
 
-# Stored enum strings to members. A dict lookup costs ~30 ns; ``enum_type(raw)`` costs
-# ~320 ns (Enum.__call__), twice per thread row of list_threads.
+# Stored enum strings to members: a dict lookup instead of Enum.__call__, which is slow
+# and runs twice per thread row of list_threads.
 _MEMBERS: dict[type[enum.StrEnum], dict[str, enum.StrEnum]] = {}
 
 
@@ -193,44 +192,6 @@ def _enum_from_storage(raw: object, enum_type: type[_E], fallback: _E) -> _E:
     if not isinstance(raw, str):
         return fallback
     return _members(enum_type).get(raw, fallback)
-
-
-def positional_builder(cls: type[_R]) -> Callable[..., _R]:
-    """A constructor of ``cls`` taking every field positionally, in declaration order.
-
-    For the row mappers only (one call per row read). It checks nothing and applies
-    no defaults: callers pass every field. The result is an ordinary instance of the
-    frozen, slotted ``cls``: equal, hashable and immutable like one built by
-    ``__init__``.
-
-    How: the fields are stored into an instance of a private twin class with the
-    same slots but no frozen ``__setattr__`` (plain slot stores, which the
-    interpreter specializes), then the instance's ``__class__`` is switched to
-    ``cls``, which CPython allows between classes of identical layout. The generated
-    ``__init__`` calls ``object.__setattr__`` once per field instead: a 22-field
-    thread took 3.1 us that way, 1.05 us through the slot descriptors, 0.34 us so.
-    If the switch is refused, the builder falls back to the slot descriptors.
-    """
-    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-    params = ", ".join(names)
-    slots = getattr(cls, "__slots__", ())
-    twin = type(f"_{cls.__name__}Builder", cls.__bases__, {"__slots__": slots})
-    namespace: dict[str, Any] = {"_new": object.__new__, "_twin": twin, "_cls": cls}
-    body = "".join(f"    self.{name} = {name}\n" for name in names)
-    source = f"def build({params}):\n    self = _new(_twin)\n{body}    self.__class__ = _cls\n"
-    try:
-        exec(source + "    return self\n", namespace)  # the way dataclasses builds __init__
-        probe = namespace["build"](*names)
-        if type(probe) is not cls or [getattr(probe, n) for n in names] != names:
-            raise TypeError("the twin class does not match")
-    except TypeError:
-        # Different layouts (a future field kind): set the slots through their descriptors.
-        namespace.update({f"_set_{name}": getattr(cls, name).__set__ for name in names})
-        body = "".join(f"    _set_{name}(self, {name})\n" for name in names)
-        exec(f"def build({params}):\n    self = _new(_cls)\n{body}    return self\n", namespace)
-    build: Callable[..., _R] = namespace["build"]
-    build.__qualname__ = f"positional_builder.<{cls.__name__}>"
-    return build
 
 
 class _Record:

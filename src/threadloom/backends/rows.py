@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .._fastrecords import positional_builder
 from .._json import decode_json, decode_text
 from ..errors import CorruptData
 from ..records import (
@@ -21,7 +22,6 @@ from ..records import (
     ThreadGoalRecord,
     ThreadMetadata,
     ThreadStatus,
-    positional_builder,
 )
 
 __all__ = [
@@ -73,8 +73,8 @@ def set_from_excluded(columns: str | Sequence[str], *, key: str) -> str:
 Decoder = Callable[..., Any]
 
 # The mappers below run once per row read (50 threads per list_threads, 200-500
-# messages per list_messages): they build records through slot descriptors and look
-# enum strings up in dicts, about 3x cheaper per row than keyword construction.
+# messages per list_messages): positional builders and enum lookups in dicts, because
+# keyword construction is a large share of those reads (bench/internals.py).
 _new_thread = positional_builder(ThreadMetadata)
 _new_message = positional_builder(MessageRecord)
 _new_checkpoint = positional_builder(CheckpointRecord)

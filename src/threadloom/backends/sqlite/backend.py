@@ -243,8 +243,8 @@ class SqliteBackend(
         return steps_from(apply_migrations(self._conns.connection(), self.path))
 
     # The two read helpers catch driver errors with a plain try (translating them
-    # through translate_errors only when one is raised): the context manager costs
-    # ~1 us per call, a tenth of a get_thread.
+    # through translate_errors only when one is raised): entering the context manager
+    # on every call is a visible share of a get_thread.
 
     def _query(
         self, what: str, sql: str, params: Sequence[object] = ()
@@ -645,8 +645,8 @@ class SqliteBackend(
                 f"failed to load the latest checkpoint of thread {thread_id}",
                 # Latest second first, then the last saved within it. Written this way
                 # (not ORDER BY created_at DESC, rowid DESC) so SQLite walks the index
-                # instead of sorting every checkpoint of the thread with its state:
-                # 2,000 checkpoints saved in one second took 19 ms per load, now 9 us.
+                # instead of sorting every checkpoint of the thread with its state
+                # (many checkpoints saved within one second made every load slow).
                 f"SELECT {CHECKPOINT_COLUMNS} FROM checkpoints WHERE thread_id = ?1 "
                 "AND created_at = (SELECT MAX(created_at) FROM checkpoints WHERE thread_id = ?1) "
                 "ORDER BY rowid DESC LIMIT 1",
