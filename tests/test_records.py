@@ -24,7 +24,7 @@ from threadloom import (
     ThreadMetadata,
     ThreadStatus,
 )
-from threadloom.backends.rows import thread_from_row
+from threadloom.backends.common.rows import thread_from_row
 from threadloom.records import positional_builder
 
 THREAD: dict[str, Any] = {

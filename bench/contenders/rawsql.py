@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from threadloom import ThreadMetadata
-from threadloom.backends.rows import CHECKPOINT_COLUMNS, THREAD_COLUMNS
+from threadloom.backends.common.rows import CHECKPOINT_COLUMNS, THREAD_COLUMNS
 from threadloom.backends.sqlite.backend import _LIST_BRANCH, _LIST_THREADS_LIVE, _UPSERT_THREAD
 
 from ..concurrency import run_writers

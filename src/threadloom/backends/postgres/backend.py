@@ -32,9 +32,8 @@ from ...records import (
     ThreadGoalRecord,
     ThreadMetadata,
 )
-from ..base import TransactionalBackend, schema_info_from, steps_from
-from ..branch import PARENT, finish_branch
-from ..rows import (
+from ..common.branch import PARENT, finish_branch
+from ..common.rows import (
     GOAL_COLUMNS,
     JOB_COLUMNS,
     THREAD_COLUMNS,
@@ -48,6 +47,7 @@ from ..rows import (
     thread_from_row,
     tool_from_row,
 )
+from ..common.transactions import TransactionalBackend, schema_info_from, steps_from
 from .connection import PgConnections
 from .maintenance import PgMaintenance
 from .nul import escape, escape_opt, unescape_row
@@ -102,7 +102,7 @@ SELECT id FROM ins
 
 # The current branch, walked up from a message inside the thread. Only links to an
 # older (smaller) id of the same thread are followed, so the walk ends even on a
-# corrupt chain; backends/branch.py finishes a walk such a link stopped.
+# corrupt chain; backends/common/branch.py finishes a walk such a link stopped.
 _WALK_BRANCH = f"""
 WITH RECURSIVE ancestors(id, thread_id, role, content, item_json, created_at,
                          parent_entry_id, depth) AS (

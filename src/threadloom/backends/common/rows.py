@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .._json import decode_json, decode_text
-from ..errors import CorruptData
-from ..records import (
+from ..._json import decode_json, decode_text
+from ...errors import CorruptData
+from ...records import (
     CheckpointRecord,
     DynamicToolRecord,
     JobStateRecord,
