@@ -32,8 +32,14 @@ from .rows import (
     THREAD_COLUMNS,
     THREAD_WRITE_COLUMNS,
     Decoder,
+    checkpoint_from_row,
+    goal_from_row,
+    job_from_row,
+    message_from_row,
     set_from_excluded,
     text_decoder,
+    thread_from_row,
+    tool_from_row,
 )
 from .transactions import TransactionalBackend
 
@@ -58,6 +64,8 @@ def same_text(text: str) -> str:
 class CoreDialect:
     """What differs between the SQL dialects on the core tables.
 
+    The defaults describe an engine that stores text as it is and JSON as text.
+
     Attributes:
         param: The positional placeholder (``?``, ``%s``).
         named: The named placeholder, with ``{}`` for the name (``:{}``, ``%({})s``).
@@ -72,16 +80,11 @@ class CoreDialect:
             the thread's messages (SQLite's write lock is already exclusive).
         json_in: Cast after the placeholder of a JSON text parameter.
         json_out: Cast after a JSON column read back as its stored text.
-        escapes: Whether text parameters need :attr:`escape` at all (PostgreSQL
-            cannot store NUL); when not, parameters are passed as they are.
-        escape: A text parameter in its stored form.
-        unescape: Undoes :attr:`escape` on one text read back.
-        thread: A ``THREAD_COLUMNS`` row as a record.
-        message: A message row (JSON as text) as a record.
-        checkpoint: A checkpoint row (JSON as text) as a record.
-        tool: A dynamic tool row (JSON as text) as a record.
-        goal: A ``GOAL_COLUMNS`` row as a record.
-        job: A ``JOB_COLUMNS`` row as a record.
+        escape: A text parameter in its stored form, or ``None`` where text is stored
+            as it is (PostgreSQL cannot store NUL).
+        unescape: Undoes ``escape`` on one text read back.
+        unescape_row: Undoes ``escape`` on a row read back, leaving alone the JSON
+            columns at the given positions.
     """
 
     param: str
@@ -89,29 +92,28 @@ class CoreDialect:
     insertion_order: str
     no_limit: int | None
     greatest: str
-    renew_order: str | None
-    lock_thread: str
-    json_in: str
-    json_out: str
-    escapes: bool
-    escape: Callable[[str], str]
-    unescape: Callable[[str], str]
-    thread: Callable[[Row], ThreadMetadata]
-    message: Callable[[Row, Decoder], MessageRecord]
-    checkpoint: Callable[[Row, Decoder], CheckpointRecord]
-    tool: Callable[[Row, str, Decoder], DynamicToolRecord]
-    goal: Callable[[Row], ThreadGoalRecord]
-    job: Callable[[Row], JobStateRecord]
+    renew_order: str | None = None
+    lock_thread: str = ""
+    json_in: str = ""
+    json_out: str = ""
+    escape: Callable[[str], str] | None = None
+    unescape: Callable[[str], str] = same_text
+    unescape_row: Callable[[Row, tuple[int, ...]], tuple[Any, ...]] | None = None
 
     def marks(self, count: int) -> str:
         """``count`` positional placeholders, comma-separated."""
         return ", ".join([self.param] * count)
 
+    def key(self, text: str) -> str:
+        """One text parameter (an id) in its stored form."""
+        escape = self.escape
+        return text if escape is None else escape(text)
+
     def stored(self, values: tuple[Any, ...], json_at: tuple[int, ...] = ()) -> tuple[Any, ...]:
         """Write parameters in their stored form: text escaped, JSON (at ``json_at``) as is."""
-        if not self.escapes:
-            return values
         escape = self.escape
+        if escape is None:
+            return values
         return tuple(
             escape(v) if type(v) is str and i not in json_at else v for i, v in enumerate(values)
         )
@@ -131,14 +133,22 @@ def _replacing(d: CoreDialect, table: str, columns: str, key: tuple[str, ...], r
 
 
 class CoreStatements:
-    """Every statement on the core tables in one dialect, built once.
+    """Every statement on the core tables in one dialect, built once, and its row mappers.
 
     Args:
         dialect: The dialect to write them in.
     """
 
+    thread: Callable[[Row], ThreadMetadata]
+    message: Callable[[Row, Decoder], MessageRecord]
+    checkpoint: Callable[[Row, Decoder], CheckpointRecord]
+    tool: Callable[[Row, str, Decoder], DynamicToolRecord]
+    goal: Callable[[Row], ThreadGoalRecord]
+    job: Callable[[Row], JobStateRecord]
+
     def __init__(self, dialect: CoreDialect) -> None:
         d = self.dialect = dialect
+        self._mappers(dialect.unescape_row)
         p, order, js = d.param, d.insertion_order, d.json_out
         messages = f"id, thread_id, role, content, item_json{js}, created_at, parent_entry_id"
         checkpoints = f"thread_id, checkpoint_id, state_json{js}, created_at"
@@ -279,6 +289,26 @@ FROM ancestors ORDER BY depth DESC
         )
         self.delete_job = f"DELETE FROM jobs WHERE id = {p}"
 
+    def _mappers(self, unescape: Callable[[Row, tuple[int, ...]], tuple[Any, ...]] | None) -> None:
+        if unescape is None:
+            # Rows go straight to the shared mappers: no call in between on the hot reads.
+            self.thread, self.message, self.checkpoint = (
+                thread_from_row,
+                message_from_row,
+                checkpoint_from_row,
+            )
+            self.tool, self.goal, self.job = tool_from_row, goal_from_row, job_from_row
+            return
+        # The JSON columns (kept as written) are message 4, checkpoint 2, tool 3.
+        self.thread = lambda row: thread_from_row(unescape(row, ()))
+        self.message = lambda row, decode: message_from_row(unescape(row, (4,)), decode)
+        self.checkpoint = lambda row, decode: checkpoint_from_row(unescape(row, (2,)), decode)
+        self.tool = lambda row, thread_id, decode: tool_from_row(
+            unescape(row, (3,)), thread_id, decode
+        )
+        self.goal = lambda row: goal_from_row(unescape(row, ()))
+        self.job = lambda row: job_from_row(unescape(row, ()))
+
 
 def _thread_values(thread: ThreadMetadata) -> tuple[Any, ...]:
     """An upsert's parameters, in ``THREAD_WRITE_COLUMNS`` order."""
@@ -372,30 +402,30 @@ class CoreQueries(TransactionalBackend[C]):
     def get_thread(self, thread_id: str) -> ThreadMetadata | None:
         q = self._core
         d = q.dialect
-        row = self._one(f"failed to read thread {thread_id}", q.get_thread, (d.escape(thread_id),))
-        return None if row is None else d.thread(row)
+        row = self._one(f"failed to read thread {thread_id}", q.get_thread, (d.key(thread_id),))
+        return None if row is None else q.thread(row)
 
     def list_threads(self, *, include_archived: bool, limit: int) -> list[ThreadMetadata]:
         q = self._core
         sql = q.list_threads_all if include_archived else q.list_threads_live
-        thread = q.dialect.thread
+        thread = q.thread
         return [thread(row) for row in self._all("failed to list threads", sql, (limit,))]
 
     def iter_threads(self, *, include_archived: bool) -> Iterator[ThreadMetadata]:
         q = self._core
         sql = q.list_threads_all if include_archived else q.list_threads_live
         for row in self._all("failed to list threads", sql, (q.dialect.no_limit,)):
-            yield q.dialect.thread(row)
+            yield q.thread(row)
 
     def mark_archived(self, thread_id: str, now: int) -> bool:
         q = self._core
         what = f"failed to archive thread {thread_id}"
-        return self._write_count(what, q.archive, (now, q.dialect.escape(thread_id))) > 0
+        return self._write_count(what, q.archive, (now, q.dialect.key(thread_id))) > 0
 
     def mark_unarchived(self, thread_id: str) -> bool:
         q = self._core
         what = f"failed to unarchive thread {thread_id}"
-        return self._write_count(what, q.unarchive, (q.dialect.escape(thread_id),)) > 0
+        return self._write_count(what, q.unarchive, (q.dialect.key(thread_id),)) > 0
 
     def set_thread_memory_mode(self, thread_id: str, mode: str | None) -> None:
         q = self._core
@@ -410,7 +440,7 @@ class CoreQueries(TransactionalBackend[C]):
 
     def _thread_text(self, what: str, sql: str, thread_id: str) -> str | None:
         d = self._core.dialect
-        row = self._one(what, sql, (d.escape(thread_id),))
+        row = self._one(what, sql, (d.key(thread_id),))
         value: str | None = None if row is None else row[0]
         return None if value is None else d.unescape(value)
 
@@ -449,13 +479,13 @@ class CoreQueries(TransactionalBackend[C]):
         q = self._core
         d = q.dialect
         what = f"failed to read goal of thread {thread_id}"
-        row = self._one(what, q.get_goal, (d.escape(thread_id),))
-        return None if row is None else d.goal(row)
+        row = self._one(what, q.get_goal, (d.key(thread_id),))
+        return None if row is None else q.goal(row)
 
     def delete_thread_goal(self, thread_id: str) -> bool:
         q = self._core
         what = f"failed to delete goal of thread {thread_id}"
-        return self._write_count(what, q.delete_goal, (q.dialect.escape(thread_id),)) > 0
+        return self._write_count(what, q.delete_goal, (q.dialect.key(thread_id),)) > 0
 
     def record_thread_goal_usage(
         self, thread_id: str, tokens_delta: int, seconds_delta: int, now: int
@@ -465,17 +495,17 @@ class CoreQueries(TransactionalBackend[C]):
         row = self._write_one(
             f"failed to record goal usage of thread {thread_id}",
             q.goal_usage,
-            (tokens_delta, seconds_delta, now, d.escape(thread_id)),
+            (tokens_delta, seconds_delta, now, d.key(thread_id)),
             _check_usage(thread_id, tokens_delta, seconds_delta),
         )
-        return None if row is None else d.goal(row)
+        return None if row is None else q.goal(row)
 
     def record_thread_goal_continuation(self, thread_id: str) -> ThreadGoalRecord | None:
         q = self._core
         d = q.dialect
         what = f"failed to record goal continuation of thread {thread_id}"
-        row = self._write_one(what, q.goal_continuation, (d.escape(thread_id),))
-        return None if row is None else d.goal(row)
+        row = self._write_one(what, q.goal_continuation, (d.key(thread_id),))
+        return None if row is None else q.goal(row)
 
     # -- messages --------------------------------------------------------------------
 
@@ -503,7 +533,7 @@ class CoreQueries(TransactionalBackend[C]):
             return []
         q = self._core
         what = f"failed to list messages of thread {thread_id}"
-        key = q.dialect.escape(thread_id)
+        key = q.dialect.key(thread_id)
         rows = self._all(what, q.list_branch, {"thread": key, "depth": limit - 1})
         if rows and len(rows) < limit and rows[0][PARENT] is not None:
             # The walk met a link that does not go to an older message: rare, so the
@@ -516,13 +546,14 @@ class CoreQueries(TransactionalBackend[C]):
                     what, q.list_branch_from, {"thread": key, "depth": n - 1, "start": start}
                 ),
             )
-        message = q.dialect.message
+        message = q.message
         return [message(row, text_decoder) for row in rows]
 
     def _messages(self, what: str, sql: str, thread_id: str) -> list[MessageRecord]:
-        d = self._core.dialect
-        message = d.message
-        return [message(row, text_decoder) for row in self._all(what, sql, (d.escape(thread_id),))]
+        q = self._core
+        message = q.message
+        rows = self._all(what, sql, (q.dialect.key(thread_id),))
+        return [message(row, text_decoder) for row in rows]
 
     def list_leaf_messages(self, thread_id: str) -> list[MessageRecord]:
         what = f"failed to list leaf messages of thread {thread_id}"
@@ -534,7 +565,7 @@ class CoreQueries(TransactionalBackend[C]):
 
     def set_current_leaf_id(self, thread_id: str, message_id: int) -> None:
         q = self._core
-        key = q.dialect.escape(thread_id)
+        key = q.dialect.key(thread_id)
         with self.write(f"failed to set the current leaf of thread {thread_id}") as conn:
             if conn.execute(q.lock_thread, (key,)).fetchone() is None:
                 raise NotFound(f"thread {thread_id} not found")
@@ -550,7 +581,7 @@ class CoreQueries(TransactionalBackend[C]):
 
     def clear_messages(self, thread_id: str) -> int:
         q = self._core
-        key = (q.dialect.escape(thread_id),)
+        key = (q.dialect.key(thread_id),)
         with self.write(f"failed to clear messages of thread {thread_id}") as conn:
             conn.execute(q.clear_leaf, key)
             count: int = conn.execute(q.clear_messages, key).rowcount
@@ -561,7 +592,7 @@ class CoreQueries(TransactionalBackend[C]):
     def persist_dynamic_tools(self, thread_id: str, tools: Sequence[ToolRow]) -> None:
         q = self._core
         d = q.dialect
-        key = d.escape(thread_id)
+        key = d.key(thread_id)
         with self.write(f"failed to persist dynamic tools of thread {thread_id}") as conn:
             if conn.execute(q.lock_thread, (key,)).fetchone() is None:
                 raise NotFound(f"thread {thread_id} not found")
@@ -587,8 +618,8 @@ class CoreQueries(TransactionalBackend[C]):
         q = self._core
         d = q.dialect
         what = f"failed to read dynamic tools of thread {thread_id}"
-        rows = self._all(what, q.get_tools, (d.escape(thread_id),))
-        return [d.tool(row, thread_id, text_decoder) for row in rows]
+        rows = self._all(what, q.get_tools, (d.key(thread_id),))
+        return [q.tool(row, thread_id, text_decoder) for row in rows]
 
     # -- checkpoints -----------------------------------------------------------------
 
@@ -604,21 +635,21 @@ class CoreQueries(TransactionalBackend[C]):
     def load_checkpoint(self, thread_id: str, checkpoint_id: str | None) -> CheckpointRecord | None:
         q = self._core
         d = q.dialect
-        key = d.escape(thread_id)
+        key = d.key(thread_id)
         if checkpoint_id is None:
             what = f"failed to load the latest checkpoint of thread {thread_id}"
             row = self._one(what, q.latest_checkpoint, (key, key))
         else:
             what = f"failed to load checkpoint {checkpoint_id} of thread {thread_id}"
-            row = self._one(what, q.get_checkpoint, (key, d.escape(checkpoint_id)))
-        return None if row is None else d.checkpoint(row, text_decoder)
+            row = self._one(what, q.get_checkpoint, (key, d.key(checkpoint_id)))
+        return None if row is None else q.checkpoint(row, text_decoder)
 
     def list_checkpoints(self, thread_id: str, limit: int) -> list[CheckpointRecord]:
         q = self._core
         d = q.dialect
         what = f"failed to list checkpoints of thread {thread_id}"
-        rows = self._all(what, q.list_checkpoints, (d.escape(thread_id), limit))
-        checkpoint = d.checkpoint
+        rows = self._all(what, q.list_checkpoints, (d.key(thread_id), limit))
+        checkpoint = q.checkpoint
         return [checkpoint(row, text_decoder) for row in rows]
 
     def delete_checkpoint(self, thread_id: str, checkpoint_id: str) -> bool:
@@ -647,15 +678,15 @@ class CoreQueries(TransactionalBackend[C]):
     def get_job(self, job_id: str) -> JobStateRecord | None:
         q = self._core
         d = q.dialect
-        row = self._one(f"failed to read job {job_id}", q.get_job, (d.escape(job_id),))
-        return None if row is None else d.job(row)
+        row = self._one(f"failed to read job {job_id}", q.get_job, (d.key(job_id),))
+        return None if row is None else q.job(row)
 
     def list_jobs(self, limit: int) -> list[JobStateRecord]:
         q = self._core
-        job = q.dialect.job
+        job = q.job
         return [job(row) for row in self._all("failed to list jobs", q.list_jobs, (limit,))]
 
     def delete_job(self, job_id: str) -> bool:
         q = self._core
         what = f"failed to delete job {job_id}"
-        return self._write_count(what, q.delete_job, (q.dialect.escape(job_id),)) > 0
+        return self._write_count(what, q.delete_job, (q.dialect.key(job_id),)) > 0

@@ -24,24 +24,7 @@ import psycopg
 
 from ...contract import MigrationStep, SchemaInfo
 from ...errors import InvalidRecord, NotFound, ReadOnlyStore, SchemaError
-from ...records import (
-    CheckpointRecord,
-    DynamicToolRecord,
-    JobStateRecord,
-    MessageRecord,
-    ThreadGoalRecord,
-    ThreadMetadata,
-)
 from ..common.queries import DELETED_TABLE, CoreDialect, CoreQueries, CoreStatements
-from ..common.rows import (
-    Decoder,
-    checkpoint_from_row,
-    goal_from_row,
-    job_from_row,
-    message_from_row,
-    thread_from_row,
-    tool_from_row,
-)
 from ..common.transactions import schema_info_from, steps_from
 from .connection import PgConnections
 from .maintenance import PgMaintenance
@@ -74,57 +57,26 @@ SELECT id FROM ins
 # corrupt chain; backends/common/branch.py finishes a walk such a link stopped.
 
 
-def _thread(row: Sequence[Any]) -> ThreadMetadata:
-    return thread_from_row(unescape_row(row))
-
-
-def _message(row: Sequence[Any], decode: Decoder) -> MessageRecord:
-    return message_from_row(unescape_row(row, (4,)), decode)
-
-
-def _checkpoint(row: Sequence[Any], decode: Decoder) -> CheckpointRecord:
-    return checkpoint_from_row(unescape_row(row, (2,)), decode)
-
-
-def _tool(row: Sequence[Any], thread_id: str, decode: Decoder) -> DynamicToolRecord:
-    return tool_from_row(unescape_row(row, (3,)), thread_id, decode)
-
-
-def _goal(row: Sequence[Any]) -> ThreadGoalRecord:
-    return goal_from_row(unescape_row(row))
-
-
-def _job(row: Sequence[Any]) -> JobStateRecord:
-    return job_from_row(unescape_row(row))
-
-
 #: JSON columns are ``json``: written with a cast, read back as their stored text and
-#: decoded by the shared mappers. Other text goes through :mod:`.nul`.
+#: decoded by the shared mappers. Other text goes through :mod:`.nul`; ``seq`` is
+#: insertion order, renewed when an upsert replaces a checkpoint or a job.
 PG_CORE = CoreDialect(
-    param="%s",
-    named="%({})s",
-    insertion_order="seq",
+    "%s",
+    "%({})s",
+    "seq",
     no_limit=None,  # LIMIT NULL is LIMIT ALL
     greatest="GREATEST",
     renew_order="seq = nextval('threadloom_insert_seq')",
     lock_thread=" FOR NO KEY UPDATE",
     json_in="::json",
     json_out="::text",
-    escapes=True,
     escape=escape,
     unescape=unescape,
-    thread=_thread,
-    message=_message,
-    checkpoint=_checkpoint,
-    tool=_tool,
-    goal=_goal,
-    job=_job,
+    unescape_row=unescape_row,
 )
 
 
-class PostgresBackend(
-    CoreQueries[psycopg.Connection[Any]], PgTraces, PgTransfer, PgMaintenance
-):
+class PostgresBackend(CoreQueries[psycopg.Connection[Any]], PgTraces, PgTransfer, PgMaintenance):
     """The store's tables in a PostgreSQL schema (the connection's ``search_path``).
 
     Open it with :meth:`open` (``StateStore.open`` does).

@@ -11,15 +11,7 @@ from typing import Any
 from ...contract import MigrationStep, SchemaInfo
 from ...errors import CorruptData, NotFound, ReadOnlyStore, SchemaError, ThreadloomError
 from ...paths import ensure_private_dir, open_private_file, session_index_path_for
-from ..common.queries import DELETED_TABLE, CoreDialect, CoreQueries, CoreStatements, same_text
-from ..common.rows import (
-    checkpoint_from_row,
-    goal_from_row,
-    job_from_row,
-    message_from_row,
-    thread_from_row,
-    tool_from_row,
-)
+from ..common.queries import DELETED_TABLE, CoreDialect, CoreQueries, CoreStatements
 from ..common.transactions import schema_info_from, steps_from
 from .connection import ConnectionManager, Durability, translate_errors
 from .jsonl_index import JsonlSessionIndex
@@ -44,26 +36,7 @@ def _has_table(conn: sqlite3.Connection, name: str) -> bool:
 _DRIVER_ERRORS = (sqlite3.Error, UnicodeDecodeError, UnicodeEncodeError, OverflowError)
 
 #: Text is stored as it is; ``rowid`` is insertion order, and ``REPLACE`` renews it.
-SQLITE_CORE = CoreDialect(
-    param="?",
-    named=":{}",
-    insertion_order="rowid",
-    no_limit=-1,
-    greatest="MAX",
-    renew_order=None,
-    lock_thread="",
-    json_in="",
-    json_out="",
-    escapes=False,
-    escape=same_text,
-    unescape=same_text,
-    thread=thread_from_row,
-    message=message_from_row,
-    checkpoint=checkpoint_from_row,
-    tool=tool_from_row,
-    goal=goal_from_row,
-    job=job_from_row,
-)
+SQLITE_CORE = CoreDialect("?", ":{}", "rowid", no_limit=-1, greatest="MAX")
 
 _INSERT_MESSAGE = (
     "INSERT INTO messages(thread_id, role, content, item_json, created_at, "
