@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -374,10 +375,16 @@ class CoreQueries(TransactionalBackend[C]):
         """Read every row."""
 
     @abstractmethod
+    def _writing(self, what: str) -> AbstractContextManager[C]:
+        """A connection for one writing statement (SQLite: a write transaction;
+        PostgreSQL: the statement alone, atomic by itself)."""
+
     def _write_count(self, what: str, sql: str, params: Sequence[Any]) -> int:
         """Run one writing statement; the rows it changed."""
+        with self._writing(what) as conn:
+            count: int = conn.execute(sql, params).rowcount
+            return count
 
-    @abstractmethod
     def _write_one(
         self,
         what: str,
@@ -386,8 +393,13 @@ class CoreQueries(TransactionalBackend[C]):
         check: Callable[[Row], None] | None = None,
     ) -> Row | None:
         """Run one writing statement; its first returned row, which ``check`` (if given)
-        sees before the write is final (raising undoes the write where the engine let
-        the statement through)."""
+        sees before the write is final: raising rolls a SQLite write back (PostgreSQL's
+        typed columns refuse what the checks look for before they could run)."""
+        with self._writing(what) as conn:
+            row: Row | None = conn.execute(sql, params).fetchone()
+            if check is not None and row is not None:
+                check(row)
+            return row
 
     # -- threads ---------------------------------------------------------------------
 

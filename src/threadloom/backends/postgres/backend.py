@@ -17,7 +17,8 @@ how they are had:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection
+from contextlib import AbstractContextManager
 from typing import Any
 
 import psycopg
@@ -57,19 +58,22 @@ SELECT id FROM ins
 # corrupt chain; backends/common/branch.py finishes a walk such a link stopped.
 
 
-#: JSON columns are ``json``: written with a cast, read back as their stored text and
-#: decoded by the shared mappers. Other text goes through :mod:`.nul`; ``seq`` is
-#: insertion order, renewed when an upsert replaces a checkpoint or a job.
 PG_CORE = CoreDialect(
     "%s",
     "%({})s",
     "seq",
-    no_limit=None,  # LIMIT NULL is LIMIT ALL
+    # LIMIT NULL is LIMIT ALL.
+    no_limit=None,
     greatest="GREATEST",
-    renew_order="seq = nextval('threadloom_insert_seq')",
+    # Appends and forks serialize on the thread row; a replaced checkpoint or job gets
+    # a new seq, as REPLACE gives it a new rowid on SQLite.
     lock_thread=" FOR NO KEY UPDATE",
+    renew_order="seq = nextval('threadloom_insert_seq')",
+    # JSON columns are json: written with a cast, read back as their stored text and
+    # decoded by the shared mappers.
     json_in="::json",
     json_out="::text",
+    # Text cannot hold NUL: it is stored through .nul.
     escape=escape,
     unescape=unescape,
     unescape_row=unescape_row,
@@ -203,24 +207,9 @@ class PostgresBackend(CoreQueries[psycopg.Connection[Any]], PgTraces, PgTransfer
         with self._conns.call(what) as conn:
             return conn.execute(sql, params).fetchone()
 
-    def _write_count(self, what: str, sql: str, params: Sequence[Any]) -> int:
-        with self._conns.call(what, writes=True) as conn:
-            return conn.execute(sql, params).rowcount
-
-    def _write_one(
-        self,
-        what: str,
-        sql: str,
-        params: Any,
-        check: Callable[[Sequence[Any]], None] | None = None,
-    ) -> tuple[Any, ...] | None:
-        # One statement, atomic on its own; the check guards what PostgreSQL's typed
-        # columns already refuse, so it never undoes a committed row here.
-        with self._conns.call(what, writes=True) as conn:
-            row = conn.execute(sql, params).fetchone()
-        if check is not None and row is not None:
-            check(row)
-        return row
+    def _writing(self, what: str) -> AbstractContextManager[psycopg.Connection[Any]]:
+        # One statement is atomic on its own: no transaction around it.
+        return self._conns.call(what, writes=True)
 
     # -- what PostgreSQL does its own way --------------------------------------------
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -198,22 +199,8 @@ class SqliteBackend(
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _write_count(self, what: str, sql: str, params: Sequence[Any]) -> int:
-        with self._conns.write(what) as conn:
-            return conn.execute(sql, params).rowcount
-
-    def _write_one(
-        self,
-        what: str,
-        sql: str,
-        params: Any,
-        check: Callable[[Sequence[Any]], None] | None = None,
-    ) -> Sequence[Any] | None:
-        with self._conns.write(what) as conn:
-            row: Sequence[Any] | None = conn.execute(sql, params).fetchone()
-            if check is not None and row is not None:
-                check(row)  # raising here rolls the write back
-            return row
+    def _writing(self, what: str) -> AbstractContextManager[sqlite3.Connection]:
+        return self._conns.write(what)
 
     # -- what SQLite does its own way ----------------------------------------------
 
