@@ -47,18 +47,13 @@ from .transactions import TransactionalBackend
 if TYPE_CHECKING:
     from ...contract import ToolRow
 
-__all__ = ["DELETED_TABLE", "CoreDialect", "CoreQueries", "CoreStatements", "same_text"]
+__all__ = ["DELETED_TABLE", "CoreDialect", "CoreQueries", "CoreStatements"]
 
 #: threadloom's record of the threads a database deleted (schema step threadloom-v2).
 DELETED_TABLE = "threadloom_deleted_threads"
 
 C = TypeVar("C", bound=Executor)
 Row = Sequence[Any]
-
-
-def same_text(text: str) -> str:
-    """Text as stored by an engine that stores every string as it is."""
-    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +74,10 @@ class CoreDialect:
             delete-and-insert gives a new rowid).
         lock_thread: Appended to the read of a thread row that serializes writers of
             the thread's messages (SQLite's write lock is already exclusive).
-        json_in: Cast after the placeholder of a JSON text parameter.
-        json_out: Cast after a JSON column read back as its stored text.
+        json_casts: Casts after the placeholder of a JSON text parameter and after a
+            JSON column read back as its stored text.
         escape: A text parameter in its stored form, or ``None`` where text is stored
             as it is (PostgreSQL cannot store NUL).
-        unescape: Undoes ``escape`` on one text read back.
         unescape_row: Undoes ``escape`` on a row read back, leaving alone the JSON
             columns at the given positions.
     """
@@ -95,10 +89,8 @@ class CoreDialect:
     greatest: str
     renew_order: str | None = None
     lock_thread: str = ""
-    json_in: str = ""
-    json_out: str = ""
+    json_casts: tuple[str, str] = ("", "")
     escape: Callable[[str], str] | None = None
-    unescape: Callable[[str], str] = same_text
     unescape_row: Callable[[Row, tuple[int, ...]], tuple[Any, ...]] | None = None
 
     def marks(self, count: int) -> str:
@@ -109,6 +101,11 @@ class CoreDialect:
         """One text parameter (an id) in its stored form."""
         escape = self.escape
         return text if escape is None else escape(text)
+
+    def text(self, value: str) -> str:
+        """One stored text read back (undoes ``escape``)."""
+        unescape = self.unescape_row
+        return value if unescape is None else str(unescape((value,), ())[0])
 
     def stored(self, values: tuple[Any, ...], json_at: tuple[int, ...] = ()) -> tuple[Any, ...]:
         """Write parameters in their stored form: text escaped, JSON (at ``json_at``) as is."""
@@ -150,7 +147,8 @@ class CoreStatements:
     def __init__(self, dialect: CoreDialect) -> None:
         d = self.dialect = dialect
         self._mappers(dialect.unescape_row)
-        p, order, js = d.param, d.insertion_order, d.json_out
+        p, order = d.param, d.insertion_order
+        json_in, js = d.json_casts
         messages = f"id, thread_id, role, content, item_json{js}, created_at, parent_entry_id"
         checkpoints = f"thread_id, checkpoint_id, state_json{js}, created_at"
 
@@ -204,7 +202,7 @@ class CoreStatements:
         self.message_thread = f"SELECT thread_id FROM messages WHERE id = {p}"
         self.insert_message = (
             "INSERT INTO messages (thread_id, role, content, item_json, created_at, "
-            f"parent_entry_id) VALUES ({p}, {p}, {p}, {p}{d.json_in}, {p}, {p}) RETURNING id"
+            f"parent_entry_id) VALUES ({p}, {p}, {p}, {p}{json_in}, {p}, {p}) RETURNING id"
         )
         # The current branch, walked up from a message inside the thread. Only links
         # to an older (smaller) id of the same thread are followed, so the walk ends
@@ -244,7 +242,7 @@ FROM ancestors ORDER BY depth DESC
         self.delete_tools = f"DELETE FROM thread_dynamic_tools WHERE thread_id = {p}"
         self.insert_tool = (
             "INSERT INTO thread_dynamic_tools (thread_id, position, name, description, "
-            f"input_schema) VALUES ({p}, {p}, {p}, {p}, {p}{d.json_in})"
+            f"input_schema) VALUES ({p}, {p}, {p}, {p}, {p}{json_in})"
         )
         self.get_tools = (
             f"SELECT position, name, description, input_schema{js} FROM thread_dynamic_tools "
@@ -258,7 +256,7 @@ FROM ancestors ORDER BY depth DESC
                 "checkpoints",
                 "thread_id, checkpoint_id, state_json, created_at",
                 ("thread_id", "checkpoint_id"),
-                f"SELECT id, {p}, {p}{d.json_in}, {p} FROM threads WHERE id = {p}",
+                f"SELECT id, {p}, {p}{json_in}, {p} FROM threads WHERE id = {p}",
             )
             + " RETURNING 1"
         )
@@ -454,7 +452,7 @@ class CoreQueries(TransactionalBackend[C]):
         d = self._core.dialect
         row = self._one(what, sql, (d.key(thread_id),))
         value: str | None = None if row is None else row[0]
-        return None if value is None else d.unescape(value)
+        return None if value is None else d.text(value)
 
     def get_thread_memory_mode(self, thread_id: str) -> str | None:
         what = f"failed to read memory mode of thread {thread_id}"
@@ -532,7 +530,7 @@ class CoreQueries(TransactionalBackend[C]):
             # Serialize with appends to the same thread: the fork moves the leaf too.
             if conn.execute(q.lock_thread, (row[0],)).fetchone() is None:
                 raise NotFound(
-                    f"thread {q.dialect.unescape(row[0])} of message {message_id} not found "
+                    f"thread {q.dialect.text(row[0])} of message {message_id} not found "
                     "(the message is an orphan of a deleted thread)"
                 )
             params = q.dialect.stored((row[0], role, content, item_json, now, message_id), (0, 3))
@@ -586,7 +584,7 @@ class CoreQueries(TransactionalBackend[C]):
                 raise NotFound(f"message {message_id} not found")
             if row[0] != key:
                 raise Conflict(
-                    f"message {message_id} belongs to thread {q.dialect.unescape(row[0])}, "
+                    f"message {message_id} belongs to thread {q.dialect.text(row[0])}, "
                     f"not to thread {thread_id}"
                 )
             conn.execute(q.set_leaf, (message_id, key))

@@ -29,7 +29,7 @@ from ..common.queries import DELETED_TABLE, CoreDialect, CoreQueries, CoreStatem
 from ..common.transactions import schema_info_from, steps_from
 from .connection import PgConnections
 from .maintenance import PgMaintenance
-from .nul import escape, unescape, unescape_row
+from .nul import escape, unescape_row
 from .schema import apply_migrations, plan_migrations
 from .session_index import PgSessionIndex
 from .traces import PgTraces
@@ -53,11 +53,6 @@ WITH t AS (
 SELECT id FROM ins
 """
 
-# The current branch, walked up from a message inside the thread. Only links to an
-# older (smaller) id of the same thread are followed, so the walk ends even on a
-# corrupt chain; backends/common/branch.py finishes a walk such a link stopped.
-
-
 PG_CORE = CoreDialect(
     "%s",
     "%({})s",
@@ -71,11 +66,9 @@ PG_CORE = CoreDialect(
     renew_order="seq = nextval('threadloom_insert_seq')",
     # JSON columns are json: written with a cast, read back as their stored text and
     # decoded by the shared mappers.
-    json_in="::json",
-    json_out="::text",
+    json_casts=("::json", "::text"),
     # Text cannot hold NUL: it is stored through .nul.
     escape=escape,
-    unescape=unescape,
     unescape_row=unescape_row,
 )
 
