@@ -72,6 +72,9 @@ class CoreDialect:
         renew_order: For a replacing upsert, the ``SET`` item giving the row a new
             insertion order; ``None`` where ``INSERT OR REPLACE`` renews it (SQLite's
             delete-and-insert gives a new rowid).
+        first_param_again: The placeholder naming the first parameter again (``?1``),
+            where the engine has one: the latest checkpoint is then found through the
+            thread's newest second (see :class:`CoreStatements`).
         lock_thread: Appended to the read of a thread row that serializes writers of
             the thread's messages (SQLite's write lock is already exclusive).
         json_casts: Casts after the placeholder of a JSON text parameter and after a
@@ -88,6 +91,7 @@ class CoreDialect:
     no_limit: int | None
     greatest: str
     renew_order: str | None = None
+    first_param_again: str | None = None
     lock_thread: str = ""
     json_casts: tuple[str, str] = ("", "")
     escape: Callable[[str], str] | None = None
@@ -146,6 +150,7 @@ class CoreStatements:
 
     def __init__(self, dialect: CoreDialect) -> None:
         d = self.dialect = dialect
+        self.escape = dialect.escape
         self._mappers(dialect.unescape_row)
         p, order = d.param, d.insertion_order
         json_in, js = d.json_casts
@@ -177,13 +182,12 @@ class CoreStatements:
         self.set_leaf = f"UPDATE threads SET current_leaf_id = {p} WHERE id = {p}"
         self.clear_leaf = f"UPDATE threads SET current_leaf_id = NULL WHERE id = {p}"
 
-        # -- goals: the insert finds no row when the thread is missing.
+        # -- goals: the insert writes no row when the thread is missing.
         self.upsert_goal = (
             f"INSERT INTO thread_goals ({GOAL_COLUMNS}) SELECT {d.marks(10)} "
             f"WHERE EXISTS (SELECT 1 FROM threads WHERE id = {p}) "
             "ON CONFLICT (thread_id) DO UPDATE SET "
             + set_from_excluded(GOAL_COLUMNS, key="thread_id")
-            + " RETURNING 1"
         )
         self.get_goal = f"SELECT {GOAL_COLUMNS} FROM thread_goals WHERE thread_id = {p}"
         self.delete_goal = f"DELETE FROM thread_goals WHERE thread_id = {p}"
@@ -250,24 +254,24 @@ FROM ancestors ORDER BY depth DESC
         )
 
         # -- checkpoints: a re-saved checkpoint is the latest even within one second.
-        self.save_checkpoint = (
-            _replacing(
-                d,
-                "checkpoints",
-                "thread_id, checkpoint_id, state_json, created_at",
-                ("thread_id", "checkpoint_id"),
-                f"SELECT id, {p}, {p}{json_in}, {p} FROM threads WHERE id = {p}",
-            )
-            + " RETURNING 1"
+        self.save_checkpoint = _replacing(
+            d,
+            "checkpoints",
+            "thread_id, checkpoint_id, state_json, created_at",
+            ("thread_id", "checkpoint_id"),
+            f"SELECT id, {p}, {p}{json_in}, {p} FROM threads WHERE id = {p}",
         )
-        # Latest second first, then the last saved within it. Written this way (not
-        # ORDER BY created_at DESC, <order> DESC) so SQLite walks the index instead
-        # of sorting every checkpoint of the thread with its state; PostgreSQL's
-        # index on (thread_id, created_at, seq) serves both parts.
-        self.latest_checkpoint = (
-            f"SELECT {checkpoints} FROM checkpoints WHERE thread_id = {p} AND created_at = "
-            f"(SELECT MAX(created_at) FROM checkpoints WHERE thread_id = {p}) "
-            f"ORDER BY {order} DESC LIMIT 1"
+        # Latest second first, then the last saved within it. On SQLite written as a
+        # lookup of the newest second (not ORDER BY created_at DESC, rowid DESC), so it
+        # walks the index instead of sorting every checkpoint of the thread with its
+        # state; PostgreSQL's index on (thread_id, created_at DESC, seq DESC) serves
+        # the plain order.
+        again = d.first_param_again
+        self.latest_checkpoint = f"SELECT {checkpoints} FROM checkpoints WHERE thread_id = {p} " + (
+            f"ORDER BY created_at DESC, {order} DESC LIMIT 1"
+            if again is None
+            else f"AND created_at = (SELECT MAX(created_at) FROM checkpoints "
+            f"WHERE thread_id = {again}) ORDER BY {order} DESC LIMIT 1"
         )
         self.get_checkpoint = (
             f"SELECT {checkpoints} FROM checkpoints WHERE thread_id = {p} AND checkpoint_id = {p}"
@@ -411,8 +415,9 @@ class CoreQueries(TransactionalBackend[C]):
 
     def get_thread(self, thread_id: str) -> ThreadMetadata | None:
         q = self._core
-        d = q.dialect
-        row = self._one(f"failed to read thread {thread_id}", q.get_thread, (d.key(thread_id),))
+        escape = q.escape  # inline, not dialect.key(): this read is on the hot path
+        key = thread_id if escape is None else escape(thread_id)
+        row = self._one(f"failed to read thread {thread_id}", q.get_thread, (key,))
         return None if row is None else q.thread(row)
 
     def list_threads(self, *, include_archived: bool, limit: int) -> list[ThreadMetadata]:
@@ -482,7 +487,7 @@ class CoreQueries(TransactionalBackend[C]):
             )
         )
         what = f"failed to save goal of thread {goal.thread_id}"
-        if self._write_one(what, q.upsert_goal, params) is None:
+        if self._write_count(what, q.upsert_goal, params) == 0:
             raise NotFound(f"thread {goal.thread_id} not found")
 
     def get_thread_goal(self, thread_id: str) -> ThreadGoalRecord | None:
@@ -639,19 +644,19 @@ class CoreQueries(TransactionalBackend[C]):
         q = self._core
         params = q.dialect.stored((checkpoint_id, state_json, now, thread_id), (1,))
         what = f"failed to save checkpoint {checkpoint_id} of thread {thread_id}"
-        if self._write_one(what, q.save_checkpoint, params) is None:
+        if self._write_count(what, q.save_checkpoint, params) == 0:
             raise NotFound(f"thread {thread_id} not found")
 
     def load_checkpoint(self, thread_id: str, checkpoint_id: str | None) -> CheckpointRecord | None:
         q = self._core
-        d = q.dialect
-        key = d.key(thread_id)
+        escape = q.escape  # inline, not dialect.key(): this read is on the hot path
+        key = thread_id if escape is None else escape(thread_id)
         if checkpoint_id is None:
             what = f"failed to load the latest checkpoint of thread {thread_id}"
-            row = self._one(what, q.latest_checkpoint, (key, key))
+            row = self._one(what, q.latest_checkpoint, (key,))
         else:
             what = f"failed to load checkpoint {checkpoint_id} of thread {thread_id}"
-            row = self._one(what, q.get_checkpoint, (key, d.key(checkpoint_id)))
+            row = self._one(what, q.get_checkpoint, (key, q.dialect.key(checkpoint_id)))
         return None if row is None else q.checkpoint(row, text_decoder)
 
     def list_checkpoints(self, thread_id: str, limit: int) -> list[CheckpointRecord]:

@@ -37,7 +37,7 @@ def _has_table(conn: sqlite3.Connection, name: str) -> bool:
 _DRIVER_ERRORS = (sqlite3.Error, UnicodeDecodeError, UnicodeEncodeError, OverflowError)
 
 #: Text is stored as it is; ``rowid`` is insertion order, and ``REPLACE`` renews it.
-SQLITE_CORE = CoreDialect("?", ":{}", "rowid", no_limit=-1, greatest="MAX")
+SQLITE_CORE = CoreDialect("?", ":{}", "rowid", no_limit=-1, greatest="MAX", first_param_again="?1")
 
 _INSERT_MESSAGE = (
     "INSERT INTO messages(thread_id, role, content, item_json, created_at, "
