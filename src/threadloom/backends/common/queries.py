@@ -178,7 +178,8 @@ class CoreStatements:
         self.set_memory_mode = f"UPDATE threads SET memory_mode = {p} WHERE id = {p}"
         self.memory_mode = f"SELECT memory_mode FROM threads WHERE id = {p}"
         self.rollout_path = f"SELECT rollout_path FROM threads WHERE id = {p}"
-        self.lock_thread = f"SELECT 1 FROM threads WHERE id = {p}{d.lock_thread}"
+        self.thread_exists = f"SELECT 1 FROM threads WHERE id = {p}"
+        self.lock_thread = self.thread_exists + d.lock_thread
         self.set_leaf = f"UPDATE threads SET current_leaf_id = {p} WHERE id = {p}"
         self.clear_leaf = f"UPDATE threads SET current_leaf_id = NULL WHERE id = {p}"
 
@@ -609,7 +610,8 @@ class CoreQueries(TransactionalBackend[C]):
         d = q.dialect
         key = d.key(thread_id)
         with self.write(f"failed to persist dynamic tools of thread {thread_id}") as conn:
-            if conn.execute(q.lock_thread, (key,)).fetchone() is None:
+            # No lock on the thread row: tool writes need not wait for appends.
+            if conn.execute(q.thread_exists, (key,)).fetchone() is None:
                 raise NotFound(f"thread {thread_id} not found")
             seen: set[int] = set()
             for tool in tools:
