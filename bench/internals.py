@@ -63,15 +63,8 @@ _ENCODERS = ("orjson + proof", "stdlib C + serde floats", "stdlib Python", "orjs
 
 
 def _rows_module() -> ModuleType:
-    """The row mappers' module (``backends/common/rows.py`` after issue 11's move)."""
-    for name in ("threadloom.backends.common.rows", "threadloom.backends.rows"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        if hasattr(module, "_new_message"):
-            return module
-    raise ImportError("no row-mapper module with _new_message")
+    """The row mappers' module."""
+    return importlib.import_module("threadloom.backends.common.rows")
 
 
 # -- (a) record construction -------------------------------------------------------

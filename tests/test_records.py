@@ -23,7 +23,7 @@ from threadloom import (
     ThreadMetadata,
     ThreadStatus,
 )
-from threadloom.backends.rows import thread_from_row
+from threadloom.backends.common.rows import thread_from_row
 
 THREAD: dict[str, Any] = {
     "id": "t1",

@@ -498,6 +498,13 @@ def test_dynamic_tools_errors_change_nothing(store: StateStore) -> None:
     assert [t.name for t in store.get_dynamic_tools("t1")] == ["keep"]
 
 
+def test_dynamic_tools_missing_thread_is_checked_first(store: StateStore) -> None:
+    # One shared implementation: every backend gives the same answer to a call that is
+    # wrong twice over (PostgreSQL used to check the positions first).
+    with pytest.raises(NotFound):
+        store.persist_dynamic_tools("nope", [_tool(1, "a"), _tool(1, "b")])
+
+
 # -- checkpoints --------------------------------------------------------------------
 
 

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from threadloom import ThreadMetadata
-from threadloom.backends.rows import CHECKPOINT_COLUMNS, THREAD_COLUMNS
-from threadloom.backends.sqlite.backend import _LIST_BRANCH, _LIST_THREADS_LIVE, _UPSERT_THREAD
+from threadloom.backends.common.queries import CoreStatements
+from threadloom.backends.common.rows import CHECKPOINT_COLUMNS, THREAD_COLUMNS
+from threadloom.backends.sqlite.backend import SQLITE_CORE
 
 from ..concurrency import run_writers
 from ..workloads import (
@@ -41,6 +42,12 @@ from .library import fixture_for
 from .timing import timed
 
 __all__ = ["RawSqlContender", "fast_dumps", "fast_loads"]
+
+# The library's own statements, so the floor differs from it only in the Python around them.
+_SQL = CoreStatements(SQLITE_CORE)
+_LIST_BRANCH = _SQL.list_branch
+_LIST_THREADS_LIVE = _SQL.list_threads_live
+_UPSERT_THREAD = _SQL.upsert_thread
 
 fast_loads: Callable[[str], Any]
 fast_dumps: Callable[[Any], str]
@@ -153,7 +160,7 @@ class _Floor:
         return new_id or 0
 
     def list_branch(self, thread_id: str, limit: int) -> list[tuple[Any, ...]]:
-        rows = self.conn.execute(_LIST_BRANCH, (thread_id, limit - 1)).fetchall()
+        rows = self.conn.execute(_LIST_BRANCH, {"thread": thread_id, "depth": limit - 1}).fetchall()
         return [
             (r[0], r[1], r[2], r[3], None if r[4] is None else fast_loads(r[4]), r[5], r[6])
             for r in rows

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from ...contract.maintenance import CHILD_TABLES, Orphans, TableStats, ThreadCounts, ThreadSize
 from ...records import ThreadMetadata
-from ..rows import THREAD_COLUMNS
+from .rows import THREAD_COLUMNS
 
 __all__ = ["Executor", "MaintenanceDialect", "SharedMaintenance", "quote_identifier"]
 

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from ...contract.traces import TRACE_COLUMNS, TraceTable
 from ...contract.transfer import CopyTable, MessageRow, Row, RowCount, ThreadImport
 from ...errors import Conflict
-from ..base import TransactionalBackend
-from ..rows import GOAL_COLUMNS, JOB_COLUMNS, MESSAGE_COLUMNS, THREAD_COLUMNS
+from .rows import GOAL_COLUMNS, JOB_COLUMNS, MESSAGE_COLUMNS, THREAD_COLUMNS
+from .transactions import TransactionalBackend
 
 if TYPE_CHECKING:
     from ...contract import ToolRow

@@ -16,7 +16,7 @@ from psycopg import sql as pg_sql
 from ...contract.maintenance import Compaction, StorageInfo
 from ...errors import ReadOnlyStore, ThreadloomError
 from ..common.maintenance import Executor, MaintenanceDialect, SharedMaintenance
-from ..rows import thread_from_row
+from ..common.rows import thread_from_row
 from .connection import PgConnections
 from .nul import escape, unescape_row
 

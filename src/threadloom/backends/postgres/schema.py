@@ -28,6 +28,7 @@ from typing import Any
 import psycopg
 
 from ...errors import SchemaError
+from ..common.schema import TRACE_INDEXES
 from .connection import PgConnections
 
 __all__ = [
@@ -142,14 +143,8 @@ CREATE TABLE IF NOT EXISTS workflow_runs (
     seq bigint NOT NULL DEFAULT nextval('threadloom_insert_seq')
 )
 """,
-    """
-CREATE INDEX IF NOT EXISTS idx_workflow_runs_status_started_at
-    ON workflow_runs(status, started_at DESC)
-""",
-    """
-CREATE INDEX IF NOT EXISTS idx_workflow_runs_workflow_started_at
-    ON workflow_runs(workflow_id, started_at DESC)
-""",
+    TRACE_INDEXES["idx_workflow_runs_status_started_at"],
+    TRACE_INDEXES["idx_workflow_runs_workflow_started_at"],
     """
 CREATE TABLE IF NOT EXISTS branch_runs (
     id text PRIMARY KEY,
@@ -182,10 +177,7 @@ CREATE TABLE IF NOT EXISTS leaf_runs (
 )
 """,
     "CREATE INDEX IF NOT EXISTS idx_leaf_runs_workflow_run_id ON leaf_runs(workflow_run_id)",
-    """
-CREATE INDEX IF NOT EXISTS idx_leaf_runs_replay_lookup
-    ON leaf_runs(workflow_run_id, leaf_id, input_hash)
-""",
+    TRACE_INDEXES["idx_leaf_runs_replay_lookup"],
     """
 CREATE TABLE IF NOT EXISTS control_node_runs (
     id text PRIMARY KEY,
@@ -200,10 +192,7 @@ CREATE TABLE IF NOT EXISTS control_node_runs (
     seq bigint NOT NULL DEFAULT nextval('threadloom_insert_seq')
 )
 """,
-    """
-CREATE INDEX IF NOT EXISTS idx_control_node_runs_workflow_run_id
-    ON control_node_runs(workflow_run_id)
-""",
+    TRACE_INDEXES["idx_control_node_runs_workflow_run_id"],
     "CREATE INDEX IF NOT EXISTS idx_control_node_runs_node_id ON control_node_runs(node_id)",
     """
 CREATE TABLE IF NOT EXISTS teacher_candidates (
@@ -219,14 +208,8 @@ CREATE TABLE IF NOT EXISTS teacher_candidates (
     seq bigint NOT NULL DEFAULT nextval('threadloom_insert_seq')
 )
 """,
-    """
-CREATE INDEX IF NOT EXISTS idx_teacher_candidates_workflow_run_id
-    ON teacher_candidates(workflow_run_id)
-""",
-    """
-CREATE INDEX IF NOT EXISTS idx_teacher_candidates_control_node_run_id
-    ON teacher_candidates(control_node_run_id)
-""",
+    TRACE_INDEXES["idx_teacher_candidates_workflow_run_id"],
+    TRACE_INDEXES["idx_teacher_candidates_control_node_run_id"],
 )
 
 _V3: tuple[str, ...] = (

@@ -12,7 +12,7 @@ from pathlib import Path
 from ...contract.maintenance import Compaction, StorageInfo
 from ...errors import ReadOnlyStore, ThreadloomError
 from ..common.maintenance import Executor, MaintenanceDialect, SharedMaintenance
-from ..rows import thread_from_row
+from ..common.rows import thread_from_row
 from .connection import ConnectionManager, translate_errors
 
 __all__ = ["SqliteMaintenance"]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import SchemaError
+from ..common.schema import TRACE_INDEXES
 from .connection import translate_errors
 
 __all__ = [
@@ -127,14 +128,8 @@ CREATE TABLE IF NOT EXISTS workflow_runs (
     metadata_json TEXT NOT NULL DEFAULT '{}'
 )
 """,
-    """
-CREATE INDEX IF NOT EXISTS idx_workflow_runs_status_started_at
-    ON workflow_runs(status, started_at DESC)
-""",
-    """
-CREATE INDEX IF NOT EXISTS idx_workflow_runs_workflow_started_at
-    ON workflow_runs(workflow_id, started_at DESC)
-""",
+    TRACE_INDEXES["idx_workflow_runs_status_started_at"],
+    TRACE_INDEXES["idx_workflow_runs_workflow_started_at"],
     """
 CREATE TABLE IF NOT EXISTS branch_runs (
     id TEXT PRIMARY KEY,
@@ -168,10 +163,7 @@ CREATE TABLE IF NOT EXISTS leaf_runs (
 )
 """,
     "CREATE INDEX IF NOT EXISTS idx_leaf_runs_workflow_run_id ON leaf_runs(workflow_run_id)",
-    """
-CREATE INDEX IF NOT EXISTS idx_leaf_runs_replay_lookup
-    ON leaf_runs(workflow_run_id, leaf_id, input_hash)
-""",
+    TRACE_INDEXES["idx_leaf_runs_replay_lookup"],
     """
 CREATE TABLE IF NOT EXISTS control_node_runs (
     id TEXT PRIMARY KEY,
@@ -186,10 +178,7 @@ CREATE TABLE IF NOT EXISTS control_node_runs (
     FOREIGN KEY(workflow_run_id) REFERENCES workflow_runs(id) ON DELETE CASCADE
 )
 """,
-    """
-CREATE INDEX IF NOT EXISTS idx_control_node_runs_workflow_run_id
-    ON control_node_runs(workflow_run_id)
-""",
+    TRACE_INDEXES["idx_control_node_runs_workflow_run_id"],
     "CREATE INDEX IF NOT EXISTS idx_control_node_runs_node_id ON control_node_runs(node_id)",
     """
 CREATE TABLE IF NOT EXISTS teacher_candidates (
@@ -207,14 +196,8 @@ CREATE TABLE IF NOT EXISTS teacher_candidates (
     FOREIGN KEY(branch_run_id) REFERENCES branch_runs(id) ON DELETE SET NULL
 )
 """,
-    """
-CREATE INDEX IF NOT EXISTS idx_teacher_candidates_workflow_run_id
-    ON teacher_candidates(workflow_run_id)
-""",
-    """
-CREATE INDEX IF NOT EXISTS idx_teacher_candidates_control_node_run_id
-    ON teacher_candidates(control_node_run_id)
-""",
+    TRACE_INDEXES["idx_teacher_candidates_workflow_run_id"],
+    TRACE_INDEXES["idx_teacher_candidates_control_node_run_id"],
 )
 
 _GOALS_V3: tuple[str, ...] = (

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from ..errors import CorruptData
+from ...errors import CorruptData
 
 __all__ = ["PARENT", "finish_branch"]
 

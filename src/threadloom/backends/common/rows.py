@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .._fastrecords import positional_builder
-from .._json import decode_json, decode_text
-from ..errors import CorruptData
-from ..records import (
+from ..._fastrecords import positional_builder
+from ..._json import decode_json, decode_text
+from ...errors import CorruptData
+from ...records import (
     CheckpointRecord,
     DynamicToolRecord,
     JobStateRecord,

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Generic, Protocol, TypeVar
 
-from ..contract import MigrationStep, SchemaInfo
+from ...contract import MigrationStep, SchemaInfo
 
 __all__ = ["ConnectionSource", "TransactionalBackend", "schema_info_from", "steps_from"]
 
