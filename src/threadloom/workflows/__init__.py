@@ -27,7 +27,7 @@ from .records import (
     WorkflowRun,
     WorkflowRunTree,
 )
-from .rows import COLUMNS, Row, Table
+from .trace_rows import COLUMNS, Row, Table
 from .workflow_store import WorkflowStore
 
 #: The backend contract's trace operations, under the name this package gave them.

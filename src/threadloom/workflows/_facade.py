@@ -15,7 +15,7 @@ from ..contract import Backend
 from ..errors import InvalidRecord, NotFound
 from . import _checks as c
 from .records import TERMINAL_STATUSES
-from .rows import COLUMNS, Row, Table
+from .trace_rows import COLUMNS, Row, Table
 
 __all__ = ["FacadeBase"]
 

@@ -26,7 +26,7 @@ from .records import (
     RunStatus,
     TeacherCandidate,
 )
-from .rows import (
+from .trace_rows import (
     Row,
     Table,
     branch_from_row,

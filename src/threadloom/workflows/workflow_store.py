@@ -26,7 +26,7 @@ from .records import (
     WorkflowRun,
     WorkflowRunTree,
 )
-from .rows import (
+from .trace_rows import (
     Row,
     Table,
     branch_from_row,
