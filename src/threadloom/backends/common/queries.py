@@ -382,6 +382,11 @@ class CoreQueries(TransactionalBackend[C]):
         """A connection for one writing statement (SQLite: a write transaction;
         PostgreSQL: the statement alone, atomic by itself)."""
 
+    def _insert_returning_id(self, conn: C, params: Sequence[Any]) -> int:
+        """Insert a message and give its new id (``RETURNING id``; SQLite overrides)."""
+        row: Any = conn.execute(self._core.insert_message, params).fetchone()
+        return int(row[0])
+
     def _write_count(self, what: str, sql: str, params: Sequence[Any]) -> int:
         """Run one writing statement; the rows it changed."""
         with self._writing(what) as conn:
@@ -540,9 +545,9 @@ class CoreQueries(TransactionalBackend[C]):
                     "(the message is an orphan of a deleted thread)"
                 )
             params = q.dialect.stored((row[0], role, content, item_json, now, message_id), (0, 3))
-            new_id = conn.execute(q.insert_message, params).fetchone()[0]
+            new_id = self._insert_returning_id(conn, params)
             conn.execute(q.set_leaf, (new_id, row[0]))
-            return int(new_id)
+            return new_id
 
     def list_messages(self, thread_id: str, limit: int) -> list[MessageRecord]:
         if limit == 0:

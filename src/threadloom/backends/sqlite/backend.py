@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -272,6 +272,12 @@ class SqliteBackend(
         new_id = cur.lastrowid
         assert new_id is not None
         conn.execute("UPDATE threads SET current_leaf_id = ? WHERE id = ?", (new_id, thread_id))
+        return new_id
+
+    def _insert_returning_id(self, conn: sqlite3.Connection, params: Sequence[Any]) -> int:
+        # lastrowid: SQLite's RETURNING steps the statement twice, a measurable cost.
+        new_id = conn.execute(_INSERT_MESSAGE, params).lastrowid
+        assert new_id is not None
         return new_id
 
     def append_message(
