@@ -5,10 +5,8 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,6 +16,7 @@ from psycopg import conninfo as pg_conninfo
 from psycopg_pool import ConnectionPool
 
 from tests.support.pg import DSN, admin_connection
+from tests.support.processes import exit_code
 from threadloom import StateStore, ThreadloomError, ThreadMetadata
 from threadloom.backends.opening import open_backend
 from threadloom.backends.postgres.connection import redact_dsn
@@ -239,19 +238,6 @@ def test_missing_psycopg_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> Non
         StateStore.open("postgresql://localhost/none")
 
 
-def _exit_code(pid: int, bound: float = 60.0) -> int | None:
-    """The child's exit code; ``None`` if it still ran after ``bound`` s (then killed)."""
-    deadline = time.monotonic() + bound
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        time.sleep(0.01)
-    os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)
-    return None
-
-
 def test_a_forked_child_never_uses_or_closes_the_parents_connections(
     open_store: Callable[[], StateStore], pg_dsn: str, request: pytest.FixtureRequest
 ) -> None:
@@ -284,7 +270,7 @@ def test_a_forked_child_never_uses_or_closes_the_parents_connections(
             print(f"child failed: {exc!r}", file=sys.stderr)
         finally:
             os._exit(status)
-    assert _exit_code(pid) == 0
+    assert exit_code(pid) == 0
     # The child closed none of the parent's sessions, and the parent goes on using them.
     assert parent_sessions <= set(_pids(pg_dsn))
     store.append_message("t", "user", "parent after")

@@ -5,14 +5,13 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-import signal
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.support.processes import exit_code
 from threadloom import StateStore, ThreadloomError, ThreadMetadata
 
 from ._support import check_integrity, record
@@ -116,22 +115,6 @@ def test_fork_inside_a_transaction_child_starts_clean(tmp_path: Path) -> None:
     check_integrity(db)
 
 
-def _exit_code(pid: int, bound: float = 60.0) -> int | None:
-    """The child's exit code; ``None`` if it still ran after ``bound`` s (then it is killed).
-
-    The bound only turns a hang (a deadlock) into a failure instead of a stuck run.
-    """
-    deadline = time.monotonic() + bound
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        time.sleep(0.01)
-    os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)
-    return None
-
-
 def _db_descriptors(db: Path) -> set[tuple[str, str]]:
     """Descriptors of this process open on the database file, its -wal or its -shm."""
     found = set()
@@ -194,7 +177,7 @@ def test_fork_while_another_thread_holds_the_registry_never_deadlocks(tmp_path: 
                     print(f"child failed: {exc!r}", file=sys.stderr)
                 finally:
                     os._exit(status)
-            codes.append(_exit_code(pid))
+            codes.append(exit_code(pid))
     finally:
         stop.set()
         for helper in helpers:
@@ -250,7 +233,7 @@ def test_child_never_closes_the_connections_it_inherited(tmp_path: Path, ending:
             print(f"child failed: {exc!r}", file=sys.stderr)
         finally:
             os._exit(status)
-    assert _exit_code(pid) == 0
+    assert exit_code(pid) == 0
     # The parent's connections, this thread's and the workers', work as before.
     store.append_message("t", "user", "parent after")
     results: list[object] = []
@@ -286,7 +269,7 @@ def test_child_leaving_a_transaction_opened_before_fork_touches_nothing(tmp_path
             status = 0 if "fork()" in str(exc) else 4
         finally:
             os._exit(status)
-    assert _exit_code(pid) == 0
+    assert exit_code(pid) == 0
     store.append_message("t", "user", "parent, same transaction")
     block.__exit__(None, None, None)
     assert [m.content for m in store.list_messages("t")] == [

@@ -248,13 +248,7 @@ class ConnectionManager:
         if self.read_only:
             return self._open_read_only()
         with _open_close_lock:
-            conn = sqlite3.connect(
-                self.path,
-                timeout=self.busy_timeout,
-                isolation_level=None,
-                check_same_thread=False,
-                cached_statements=256,
-            )
+            conn = self._connect(self.path)
         try:
             with translate_errors("failed to configure the connection", self.path):
                 conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
@@ -271,6 +265,18 @@ class ConnectionManager:
             raise
         return conn
 
+    def _connect(self, target: Path | str, *, uri: bool = False) -> sqlite3.Connection:
+        # Autocommit (we issue BEGIN ourselves); closable from any thread (close() runs
+        # in the caller's); enough cached statements for every query the store runs.
+        return sqlite3.connect(
+            target,
+            uri=uri,
+            timeout=self.busy_timeout,
+            isolation_level=None,
+            check_same_thread=False,
+            cached_statements=256,
+        )
+
     def _open_read_only(self) -> sqlite3.Connection:
         # mode=ro: SQLite neither creates the file nor writes it (no WAL switch, no
         # schema step); query_only refuses writes even where the file is writable.
@@ -279,14 +285,7 @@ class ConnectionManager:
             translate_errors("failed to open the database read-only", self.path),
             _open_close_lock,
         ):
-            conn = sqlite3.connect(
-                uri,
-                uri=True,
-                timeout=self.busy_timeout,
-                isolation_level=None,
-                check_same_thread=False,
-                cached_statements=256,
-            )
+            conn = self._connect(uri, uri=True)
         try:
             with translate_errors("failed to configure the connection", self.path):
                 conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
