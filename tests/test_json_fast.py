@@ -83,3 +83,11 @@ def test_long_values_with_nulls_take_the_fast_path_unless_floats_could_be_nan() 
     assert _fast_text(plain_floats) == _stdlib(plain_floats)
     subclass = {"history": _FILLER, "s": MyStr("x"), "w": Word.HELLO}
     assert encode_json(subclass, "state") == _stdlib(subclass)
+
+
+def test_long_prose_with_e_plus_stays_fast_but_a_long_value_with_an_exponent_does_not() -> None:
+    prose = {"text": "size+e+more " * 200}  # no float: the text's "e+" is no exponent
+    assert encode_fast(prose, MAX_DEPTH) is not None
+    exponent = {"pad": "x" * 2000, "big": 1e16}
+    assert encode_fast(exponent, MAX_DEPTH) is None  # orjson writes 1e+16
+    assert encode_json(exponent, "state").startswith('{"big":1e16,"pad":"xxx')

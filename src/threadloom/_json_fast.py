@@ -78,9 +78,9 @@ def encode_fast(value: Any, max_depth: int) -> tuple[str, int | None] | None:
         data = _dumps(value, default=_refuse, option=_OPTIONS)
     except TypeError:  # orjson.JSONEncodeError, including nesting past 255
         return None
-    if b"e+" in data and _POSITIVE_EXPONENT.search(data):
-        return None
     if len(data) < _DECODE_LIMIT:
+        if b"e+" in data and _POSITIVE_EXPONENT.search(data):
+            return None
         # ``null != nan``, ``"..." != UUID(...)``, ``"a" != E.A``.
         return (data.decode(), None) if _loads(data) == value else None
     depth = _plain_depth(value, data, max_depth)
@@ -94,7 +94,8 @@ def _plain_depth(value: Any, data: bytes, max_depth: int) -> int | None:
     The value's objects are listed level by level through ``gc.get_referents`` (the
     items of lists and tuples, the keys and values of dicts, at C speed) and must all
     be of the plain JSON types, exactly; with a float among them, a ``null`` in the
-    text may be a NaN, so then the text must have none. orjson has refused cycles (it
+    text may be a NaN and an ``e+`` an exponent serde_json writes without ``+``, so
+    then the text must have neither. orjson has refused cycles (it
     stops at depth 255), so the walk ends.
     """
     depth = 0
@@ -111,6 +112,8 @@ def _plain_depth(value: Any, data: bytes, max_depth: int) -> int | None:
         if depth >= max_depth:
             break
         level = _get_referents(*level)
-    if has_float and b"null" in data:
+    # Only a float can print a NaN as ``null`` or an exponent as ``e+``: a long text
+    # of prose is scanned for neither (the scan costs more than the encoding).
+    if has_float and (b"null" in data or (b"e+" in data and _POSITIVE_EXPONENT.search(data))):
         return None
     return depth
