@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from tests.support.filestate import file_state
 from threadloom import JobStateRecord, StateStore, ThreadMetadata
 from threadloom.cli import cli
 from threadloom.cli.demo import create_demo
@@ -192,3 +193,24 @@ def test_copies_are_private(tmp_path: Path) -> None:
         os.umask(old)
     for path in (tmp_path / "b").iterdir():
         assert path.stat().st_mode & 0o777 == 0o600, path
+
+
+def test_copy_only_reads_its_source(tmp_path: Path) -> None:
+    # A rollback-journal file needing no step: a writable open would switch it to WAL.
+    (tmp_path / "from").mkdir()
+    src = _demo(tmp_path / "from" / "src.db")
+    with sqlite3.connect(src) as conn:
+        conn.execute("PRAGMA journal_mode = DELETE")
+    for side in ("-wal", "-shm"):
+        (src.parent / f"src.db{side}").unlink(missing_ok=True)
+    before = file_state(src)
+    result = CliRunner().invoke(cli, ["copy", str(src), str(tmp_path / "dst.db"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["verified"] is True
+    assert file_state(src) == before
+
+
+def test_copy_from_a_directory_is_a_clear_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["copy", str(tmp_path), str(tmp_path / "dst.db")])
+    assert result.exit_code == 1
+    assert "is a directory, not a database file" in result.output

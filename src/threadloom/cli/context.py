@@ -30,6 +30,7 @@ __all__ = [
     "emit_json",
     "json_option",
     "open_store",
+    "open_target",
     "resolve_thread",
     "wants_json",
 ]
@@ -92,20 +93,45 @@ def open_store(
     """
     ctx = click.get_current_context()
     app = state(ctx)
-    target: str | Path
-    if app.is_postgres:
-        target = app.db or ""
-    else:
-        target = app.db_path()
-        if not create and not target.exists():
-            raise CliError(
-                f"no database at {target} (pass --db PATH, or run `threadloom demo` to create "
-                "a sample one)"
-            )
-        if target.is_dir():
-            raise CliError(f"{target} is a directory, not a database file")
-    store = StateStore.open(target, migrate=migrate, read_only=read_only)
+    where = app.db if app.is_postgres else str(app.db_path())
+    store = open_target(
+        where or "",
+        create=create,
+        migrate=migrate,
+        read_only=read_only,
+        hint=" (pass --db PATH, or run `threadloom demo` to create a sample one)",
+    )
     return ctx.with_resource(store)
+
+
+def open_target(
+    where: str,
+    *,
+    create: bool = False,
+    migrate: bool = True,
+    read_only: bool = False,
+    hint: str = "",
+) -> StateStore:
+    """Open a store named on the command line: a file path or a PostgreSQL DSN.
+
+    Args:
+        where: The path (``~`` expanded) or DSN.
+        create: Create a missing SQLite file.
+        migrate: Apply pending schema steps.
+        read_only: Open read-only (see :func:`open_store`).
+        hint: Added to the "no database" message.
+
+    Raises:
+        CliError: The SQLite file is missing (and ``create`` is false) or a directory.
+    """
+    if is_postgres_target(where):
+        return StateStore.open(where, migrate=migrate, read_only=read_only)
+    path = Path(where).expanduser()
+    if not create and not path.exists():
+        raise CliError(f"no database at {path}{hint}")
+    if path.is_dir():
+        raise CliError(f"{path} is a directory, not a database file")
+    return StateStore.open(path, migrate=migrate, read_only=read_only)
 
 
 def _name_key(name: str) -> str:

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
-from ..backends.opening import is_postgres_target
-from ..store import StateStore
 from ..transfer.copy import CopyMode, DestinationNotEmpty, TableReport, copy_store
-from .context import CliError, console, emit_json, json_option, wants_json
+from .context import CliError, console, emit_json, json_option, open_target, wants_json
 from .params import COUNT
 
 __all__ = ["COMMANDS"]
-
-
-def _open(where: str, *, create: bool) -> StateStore:
-    if is_postgres_target(where):
-        return StateStore.open(where)
-    path = Path(where).expanduser()
-    if not create and not path.exists():
-        raise CliError(f"no database at {path}")
-    return StateStore.open(path)
 
 
 @click.command("copy")
@@ -56,7 +43,11 @@ def copy_cmd(src: str, dst: str, batch_size: int, resume: bool, merge: bool, as_
     if resume and merge:
         raise CliError("--resume and --merge exclude each other")
     copy_mode = CopyMode.RESUME if resume else CopyMode.MERGE if merge else CopyMode.NEW
-    with _open(src, create=False) as source, _open(dst, create=True) as target:
+    # The source is only read: copying off a file must not migrate it or switch it to WAL.
+    with (
+        open_target(src, read_only=True) as source,
+        open_target(dst, create=True) as target,
+    ):
         quiet = wants_json(as_json)
         with Progress(
             TextColumn("{task.description:<22}"),
