@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .contract import CHILD_TABLES, StorageInfo, TableStats, ThreadCounts
@@ -27,6 +27,7 @@ from .store import StateStore
 
 __all__ = [
     "CHILD_TABLES",
+    "MAX_AGE_DAYS",
     "DoctorReport",
     "RepairReport",
     "StatsReport",
@@ -233,44 +234,35 @@ def diagnose(store: StateStore) -> DoctorReport:
     """
     backend = store.backend
     info = store.schema_info()
-    pending = [step.name for step in info.pending]
-    index = store.session_index_health()
-    indexed = {entry.thread_id for entry in store.session_index_entries()}
-    integrity = backend.integrity_check()
-    storage = _storage_fields(backend.storage_info())
-    if integrity and integrity != ["ok"]:
-        # The other checks read through the damaged pages: they would fail or mislead.
-        return DoctorReport(
-            location=backend.location,
-            schema_version=info.schema_version,
-            pending_steps=pending,
-            integrity=integrity,
-            index=index,
-            **storage,
-        )
-    with store.snapshot():
-        fk = backend.foreign_key_violations()
-        orphans = backend.find_orphans()
-        bad_leaves = backend.find_bad_leaves()
-        stale = backend.find_stale_archived()
-        invalid = backend.invalid_indexes()
-        existing = backend.existing_threads(indexed)
-    deleted = backend.deleted_threads(indexed - existing)
-    return DoctorReport(
+    report = DoctorReport(
         location=backend.location,
         schema_version=info.schema_version,
-        pending_steps=pending,
-        integrity=integrity,
-        foreign_key_violations=fk,
-        orphans=orphans.rows,
-        orphan_threads=list(orphans.thread_ids),
-        bad_leaves=bad_leaves,
-        stale_archived_status=stale,
-        invalid_indexes=invalid,
-        index=index,
+        pending_steps=[step.name for step in info.pending],
+        integrity=backend.integrity_check(),
+        index=store.session_index_health(),
+        **_storage_fields(backend.storage_info()),
+    )
+    if report.damaged:
+        # The other checks read through the damaged pages: they would fail or mislead.
+        return report
+    indexed = {entry.thread_id for entry in store.session_index_entries()}
+    with store.snapshot():
+        orphans = backend.find_orphans()
+        report = replace(
+            report,
+            foreign_key_violations=backend.foreign_key_violations(),
+            orphans=orphans.rows,
+            orphan_threads=list(orphans.thread_ids),
+            bad_leaves=backend.find_bad_leaves(),
+            stale_archived_status=backend.find_stale_archived(),
+            invalid_indexes=backend.invalid_indexes(),
+        )
+        existing = backend.existing_threads(indexed)
+    deleted = backend.deleted_threads(indexed - existing)
+    return replace(
+        report,
         index_deleted_threads=sorted(deleted),
         index_other_threads=sorted(indexed - existing - deleted),
-        **storage,
     )
 
 
@@ -351,7 +343,7 @@ def repair(store: StateStore, report: DoctorReport) -> RepairReport:
 
 #: The largest age prune takes (~2,700 years): beyond it no 64-bit timestamp is older
 #: than the cutoff, and ``days * 86400`` stays an exact integer.
-_MAX_AGE_DAYS = 1_000_000
+MAX_AGE_DAYS = 1_000_000
 
 
 def select_threads_to_prune(
@@ -379,10 +371,10 @@ def select_threads_to_prune(
         isinstance(older_than_days, bool)
         or not isinstance(older_than_days, int | float)
         or not math.isfinite(older_than_days)
-        or not 0 <= older_than_days <= _MAX_AGE_DAYS
+        or not 0 <= older_than_days <= MAX_AGE_DAYS
     ):
         raise InvalidRecord(
-            f"older_than_days must be a finite number of days from 0 to {_MAX_AGE_DAYS:,}, "
+            f"older_than_days must be a finite number of days from 0 to {MAX_AGE_DAYS:,}, "
             f"got {older_than_days!r}"
         )
     wanted = set(statuses)

@@ -14,12 +14,13 @@ from typing import Any
 
 import click
 
+from ..maintenance import MAX_AGE_DAYS
 from ..records import I64_MAX
 
 __all__ = ["COUNT", "DAYS", "MAX_DAYS", "Count", "Days"]
 
 #: The largest age ``--older-than`` takes: beyond it no timestamp is older (~2,700 years).
-MAX_DAYS = 1_000_000  # as threadloom.maintenance accepts
+MAX_DAYS = MAX_AGE_DAYS
 
 _WHOLE = re.compile(r"\+?[0-9]+")
 
