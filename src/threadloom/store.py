@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._json import JSONValue, encode_json
 from .contract import Backend, MigrationStep, SchemaInfo, ToolRow
-from .errors import InvalidRecord, InvalidType, ReadOnlyStore
+from .errors import InvalidRecord, InvalidType
 from .records import (
     I64_MAX,
     CheckpointRecord,
@@ -629,11 +629,6 @@ class StateStore:
 
     # -- session index ---------------------------------------------------------------
 
-    def _check_writable(self, what: str) -> None:
-        # The database refuses writes itself; the JSONL index beside it is a plain file.
-        if self._backend.read_only:
-            raise ReadOnlyStore(f"{what}: the store at {self._backend.location} is read-only")
-
     def append_thread_name(
         self,
         thread_id: str,
@@ -649,7 +644,6 @@ class StateStore:
             OSError: The index file cannot be written.
             ReadOnlyError: Called inside :meth:`snapshot`.
         """
-        self._check_writable("cannot append to the session index")
         self._backend.check_writable("failed to append a thread name")
         self._index.append(
             SessionIndexEntry(
@@ -704,6 +698,5 @@ class StateStore:
             OSError: The index cannot be rewritten.
             ReadOnlyError: Called inside :meth:`snapshot`.
         """
-        self._check_writable("cannot compact the session index")
         self._backend.check_writable("failed to compact the session index")
         return self._index.compact(drop=self._backend.deleted_threads if drop_deleted else None)

@@ -87,7 +87,8 @@ class Backend(MaintenanceOperations, TraceOperations, TransferOperations, Protoc
         """Group reads into one consistent, read-only view (writes raise ``ReadOnlyError``)."""
 
     def check_writable(self, what: str) -> None:
-        """Raise ``ReadOnlyError`` inside :meth:`snapshot` (for session-index writes)."""
+        """Refuse a write outside the database (the session index): ``ReadOnlyStore`` in a
+        read-only store, ``ReadOnlyError`` inside :meth:`snapshot`."""
 
     def schema_info(self) -> SchemaInfo:
         """Schema versions and steps (read-only)."""

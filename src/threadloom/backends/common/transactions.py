@@ -13,8 +13,30 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Generic, Protocol, TypeVar
 
 from ...contract import MigrationStep, SchemaInfo
+from ...errors import ReadOnlyError, ReadOnlyStore
 
-__all__ = ["ConnectionSource", "TransactionalBackend", "schema_info_from", "steps_from"]
+__all__ = [
+    "ConnectionSource",
+    "TransactionalBackend",
+    "read_only_store",
+    "schema_info_from",
+    "snapshot_refusal",
+    "steps_from",
+]
+
+
+def snapshot_refusal(what: str) -> ReadOnlyError:
+    """The error for a write inside ``store.snapshot()`` (raised before anything is sent)."""
+    return ReadOnlyError(
+        f"{what}: store.snapshot() is read-only, nothing was written (use "
+        "store.transaction() for a block that reads and writes)"
+    )
+
+
+def read_only_store(what: str, location: object) -> ReadOnlyStore:
+    """The error for a write to a store opened ``read_only=True``."""
+    return ReadOnlyStore(f"{what}: the store at {location} was opened read-only")
+
 
 C = TypeVar("C")
 C_co = TypeVar("C_co", covariant=True)
@@ -30,7 +52,7 @@ class ConnectionSource(Protocol[C_co]):
         """A consistent read view; :meth:`write` inside it raises ``ReadOnlyError``."""
 
     def check_writable(self, what: str) -> None:
-        """Raise ``ReadOnlyError`` inside a read view (for writes outside :meth:`write`)."""
+        """Raise ``ReadOnlyStore`` in a read-only store, ``ReadOnlyError`` inside a read view (for writes outside :meth:`write`)."""
 
 
 class _Step(Protocol):
@@ -98,9 +120,10 @@ class TransactionalBackend(Generic[C]):
             yield
 
     def check_writable(self, what: str) -> None:
-        """Raise ``ReadOnlyError`` if this thread is inside a snapshot.
+        """Refuse a write that does not go through :meth:`write` (the session-index file).
 
         Raises:
+            ReadOnlyStore: The store was opened read-only.
             ReadOnlyError: This thread is inside :meth:`snapshot`.
         """
         self._conns.check_writable(what)

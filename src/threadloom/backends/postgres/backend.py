@@ -24,9 +24,9 @@ from typing import Any
 import psycopg
 
 from ...contract import MigrationStep, SchemaInfo
-from ...errors import InvalidRecord, NotFound, ReadOnlyStore, SchemaError
+from ...errors import InvalidRecord, NotFound, SchemaError
 from ..common.queries import DELETED_TABLE, CoreDialect, CoreQueries, CoreStatements
-from ..common.transactions import schema_info_from, steps_from
+from ..common.transactions import read_only_store, schema_info_from, steps_from
 from .connection import PgConnections
 from .maintenance import PgMaintenance
 from .nul import escape, unescape_row
@@ -189,7 +189,7 @@ class PostgresBackend(CoreQueries[psycopg.Connection[Any]], PgTraces, PgTransfer
             ReadOnlyStore: The store was opened read-only.
         """
         if self.read_only:
-            raise ReadOnlyStore(f"cannot migrate {self.location}: the store was opened read-only")
+            raise read_only_store("cannot migrate", self.location)
         return steps_from(apply_migrations(self._conns))
 
     def _all(self, what: str, sql: str, params: Any = ()) -> list[Any]:

@@ -38,10 +38,10 @@ from ...errors import (
     InvalidRecord,
     NotFound,
     ReadOnlyError,
-    ReadOnlyStore,
     StoreBusy,
     ThreadloomError,
 )
+from ..common.transactions import read_only_store, snapshot_refusal
 
 __all__ = ["PgConnections", "redact_dsn", "translate_errors"]
 
@@ -66,13 +66,6 @@ def redact_dsn(dsn: str) -> str:
 def _one_line(exc: BaseException) -> str:
     """A driver message (libpq's span lines and indented hints) as one line."""
     return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-
-
-def _read_only(what: str) -> ReadOnlyError:
-    return ReadOnlyError(
-        f"{what}: store.snapshot() is read-only, nothing was written (use "
-        "store.transaction() for a block that reads and writes)"
-    )
 
 
 def _refused_by_server(what: str, exc: BaseException) -> ReadOnlyError:
@@ -385,11 +378,12 @@ class PgConnections:
         with self._single_lock:
             yield self._single_here()
 
-    def _refuse_writes(self, what: str) -> None:
+    def check_writable(self, what: str) -> None:
+        """Refuse a write: in a read-only store, or inside a snapshot (nothing is sent)."""
         if self.read_only:
-            raise ReadOnlyStore(f"{what}: the store at {self.location} was opened read-only")
+            raise read_only_store(what, self.location)
         if self._local.read_only:
-            raise _read_only(what)
+            raise snapshot_refusal(what)
 
     @contextmanager
     def call(self, what: str, *, writes: bool = False) -> Iterator[psycopg.Connection[Any]]:
@@ -404,7 +398,7 @@ class PgConnections:
             ThreadloomError: As :func:`translate_errors`.
         """
         if writes:
-            self._refuse_writes(what)
+            self.check_writable(what)
         with translate_errors(what), self._checkout() as conn:
             if (conn.autocommit and not self.read_only) or self._local.depth:
                 yield conn
@@ -422,7 +416,7 @@ class PgConnections:
             ReadOnlyError: The block is inside a snapshot (nothing is sent).
             ThreadloomError: As :func:`translate_errors`.
         """
-        self._refuse_writes(what)
+        self.check_writable(what)
         with self._block(what) as conn:
             yield conn
 
@@ -440,8 +434,6 @@ class PgConnections:
                 local.depth += 1
                 try:
                     with conn.transaction():
-                        if outer and self.read_only:
-                            conn.execute("SET TRANSACTION READ ONLY")
                         yield conn
                 finally:
                     local.depth -= 1
@@ -496,11 +488,6 @@ class PgConnections:
                 yield conn
             finally:
                 local.read_only = False
-
-    def check_writable(self, what: str) -> None:
-        """Raise :class:`ReadOnlyError` if this thread is inside a snapshot."""
-        if self._local.read_only:
-            raise _read_only(what)
 
     @contextmanager
     def session(self, what: str) -> Iterator[psycopg.Connection[Any]]:

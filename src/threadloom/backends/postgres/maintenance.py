@@ -14,9 +14,10 @@ from psycopg import pq
 from psycopg import sql as pg_sql
 
 from ...contract.maintenance import Compaction, StorageInfo
-from ...errors import ReadOnlyStore, ThreadloomError
+from ...errors import ThreadloomError
 from ..common.maintenance import Executor, MaintenanceDialect, SharedMaintenance
 from ..common.rows import thread_from_row
+from ..common.transactions import read_only_store
 from .connection import PgConnections
 from .nul import escape, unescape_row
 
@@ -100,7 +101,7 @@ class PgMaintenance(SharedMaintenance):
             ThreadloomError: Called inside a transaction.
         """
         if self.read_only:
-            raise ReadOnlyStore(f"cannot vacuum {self.location}: the store was opened read-only")
+            raise read_only_store("cannot vacuum", self.location)
         if self._conns.in_transaction:
             raise ThreadloomError(f"cannot vacuum {self.location} inside a transaction")
         with self._conns.session("failed to vacuum") as conn:

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from ...contract import MigrationStep, SchemaInfo
-from ...errors import CorruptData, NotFound, ReadOnlyStore, SchemaError, ThreadloomError
+from ...errors import CorruptData, NotFound, SchemaError, ThreadloomError
 from ...paths import ensure_private_dir, open_private_file, session_index_path_for
 from ..common.queries import DELETED_TABLE, CoreDialect, CoreQueries, CoreStatements
-from ..common.transactions import schema_info_from, steps_from
+from ..common.transactions import read_only_store, schema_info_from, steps_from
 from .connection import ConnectionManager, Durability, translate_errors
 from .jsonl_index import JsonlSessionIndex
 from .maintenance import SqliteMaintenance
@@ -173,7 +173,7 @@ class SqliteBackend(
             ReadOnlyStore: The store was opened read-only.
         """
         if self.read_only:
-            raise ReadOnlyStore(f"cannot migrate {self.path}: the store was opened read-only")
+            raise read_only_store("cannot migrate", self.path)
         return steps_from(apply_migrations(self._conns.connection(), self.path))
 
     # The two read helpers catch driver errors with a plain try (translating them

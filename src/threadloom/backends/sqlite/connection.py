@@ -24,11 +24,10 @@ from ...errors import (
     Conflict,
     CorruptData,
     InvalidRecord,
-    ReadOnlyError,
-    ReadOnlyStore,
     StoreBusy,
     ThreadloomError,
 )
+from ..common.transactions import read_only_store, snapshot_refusal
 
 __all__ = ["ConnectionManager", "Durability", "translate_errors"]
 
@@ -148,13 +147,6 @@ os.register_at_fork(
 def _close(conn: sqlite3.Connection) -> None:
     with _open_close_lock, contextlib.suppress(sqlite3.Error):
         conn.close()
-
-
-def _read_only(what: str) -> ReadOnlyError:
-    return ReadOnlyError(
-        f"{what}: store.snapshot() is read-only, nothing was written (use "
-        "store.transaction() for a block that reads and writes)"
-    )
 
 
 def _forked_block(what: str) -> ThreadloomError:
@@ -334,7 +326,7 @@ class ConnectionManager:
             ReadOnlyError: The block is inside a snapshot (nothing is written).
         """
         if self.read_only:
-            raise ReadOnlyStore(f"{what}: the store at {self.path} was opened read-only")
+            raise read_only_store(what, self.path)
         conn = self.connection()
         local = self._local
         with translate_errors(what, self.path):
@@ -362,7 +354,7 @@ class ConnectionManager:
                     raise
             else:
                 if local.read_only:
-                    raise _read_only(what)
+                    raise snapshot_refusal(what)
                 name = f"tl_sp_{local.depth}"
                 conn.execute(f"SAVEPOINT {name}")
                 local.depth += 1
@@ -422,9 +414,11 @@ class ConnectionManager:
 
         For writes that do not go through :meth:`write` (the session-index file).
         """
+        if self.read_only:
+            raise read_only_store(what, self.path)
         local = self._local
         if local.read_only and local.generation == _forks.generation:
-            raise _read_only(what)
+            raise snapshot_refusal(what)
 
     @property
     def in_transaction(self) -> bool:

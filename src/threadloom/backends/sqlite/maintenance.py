@@ -10,9 +10,10 @@ import sqlite3
 from pathlib import Path
 
 from ...contract.maintenance import Compaction, StorageInfo
-from ...errors import ReadOnlyStore, ThreadloomError
+from ...errors import ThreadloomError
 from ..common.maintenance import Executor, MaintenanceDialect, SharedMaintenance
 from ..common.rows import thread_from_row
+from ..common.transactions import read_only_store
 from .connection import ConnectionManager, translate_errors
 
 __all__ = ["SqliteMaintenance"]
@@ -157,4 +158,4 @@ class SqliteMaintenance(SharedMaintenance):
 
     def _require_writable(self, what: str) -> None:
         if self.read_only:
-            raise ReadOnlyStore(f"{what}: the store at {self.path} was opened read-only")
+            raise read_only_store(what, self.path)
