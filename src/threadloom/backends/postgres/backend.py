@@ -206,6 +206,16 @@ class PostgresBackend(CoreQueries[psycopg.Connection[Any]], PgTraces, PgTransfer
 
     # -- what PostgreSQL does its own way --------------------------------------------
 
+    #: Whether the schema has the deletions table (steps only add tables, so a yes
+    #: stays true and is asked once; a no is asked again, as migrate() may add it).
+    _has_deletions_table = False
+
+    def _records_deletions(self, conn: psycopg.Connection[Any]) -> bool:
+        if not self._has_deletions_table:
+            row = conn.execute(f"SELECT to_regclass('{DELETED_TABLE}') IS NOT NULL").fetchone()
+            self._has_deletions_table = bool(row and row[0])
+        return self._has_deletions_table
+
     def delete_thread(self, thread_id: str) -> bool:
         # Foreign keys cascade to messages, checkpoints, tools and the goal; they are
         # enforced here from the start, so no orphans of earlier deletes can exist.
@@ -213,8 +223,7 @@ class PostgresBackend(CoreQueries[psycopg.Connection[Any]], PgTraces, PgTransfer
         # drop the thread's session-index rows (a schema opened with migrate=False may
         # predate the table: then the delete goes unrecorded, and the rows stay).
         with self._conns.call(f"failed to delete thread {thread_id}", writes=True) as conn:
-            row = conn.execute(f"SELECT to_regclass('{DELETED_TABLE}') IS NOT NULL").fetchone()
-            if row is None or not row[0]:
+            if not self._records_deletions(conn):
                 return (
                     conn.execute("DELETE FROM threads WHERE id = %s", (escape(thread_id),)).rowcount
                     > 0
@@ -235,8 +244,7 @@ class PostgresBackend(CoreQueries[psycopg.Connection[Any]], PgTraces, PgTransfer
         if not wanted:
             return set()
         with self._conns.call("failed to read the deleted threads") as conn:
-            row = conn.execute(f"SELECT to_regclass('{DELETED_TABLE}') IS NOT NULL").fetchone()
-            if row is None or not row[0]:
+            if not self._records_deletions(conn):
                 return set()
             rows = conn.execute(
                 f"SELECT d.thread_id FROM {DELETED_TABLE} d WHERE d.thread_id = ANY(%s) "

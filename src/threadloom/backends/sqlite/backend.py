@@ -9,7 +9,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from ...contract import MigrationStep, SchemaInfo
+from ...contract import CHILD_TABLES, MigrationStep, SchemaInfo
 from ...errors import CorruptData, NotFound, SchemaError, ThreadloomError
 from ...paths import ensure_private_dir, open_private_file, session_index_path_for
 from ..common.queries import DELETED_TABLE, CoreDialect, CoreQueries, CoreStatements
@@ -210,7 +210,7 @@ class SqliteBackend(
             # Explicit deletes (not only ON DELETE CASCADE) also remove rows the original
             # orphaned under this id when it deleted with foreign keys off.
             conn.execute("UPDATE threads SET current_leaf_id = NULL WHERE id = ?", (thread_id,))
-            for table in ("messages", "checkpoints", "thread_dynamic_tools", "thread_goals"):
+            for table in CHILD_TABLES:
                 changed += conn.execute(
                     f"DELETE FROM {table} WHERE thread_id = ?", (thread_id,)
                 ).rowcount
@@ -258,22 +258,6 @@ class SqliteBackend(
             raise NotFound(f"thread {thread_id} not found")
         return row[0]
 
-    def _insert_message(
-        self,
-        conn: sqlite3.Connection,
-        thread_id: str,
-        role: str,
-        content: str,
-        item_json: str | None,
-        now: int,
-        parent: object,
-    ) -> int:
-        cur = conn.execute(_INSERT_MESSAGE, (thread_id, role, content, item_json, now, parent))
-        new_id = cur.lastrowid
-        assert new_id is not None
-        conn.execute("UPDATE threads SET current_leaf_id = ? WHERE id = ?", (new_id, thread_id))
-        return new_id
-
     def _insert_returning_id(self, conn: sqlite3.Connection, params: Sequence[Any]) -> int:
         # lastrowid: SQLite's RETURNING steps the statement twice, a measurable cost.
         new_id = conn.execute(_INSERT_MESSAGE, params).lastrowid
@@ -292,4 +276,8 @@ class SqliteBackend(
                     table="threads",
                     row=f"id={thread_id!r}",
                 )
-            return self._insert_message(conn, thread_id, role, content, item_json, now, leaf)
+            new_id = self._insert_returning_id(
+                conn, (thread_id, role, content, item_json, now, leaf)
+            )
+            conn.execute(self._core.set_leaf, (new_id, thread_id))
+            return new_id

@@ -481,15 +481,19 @@ _DERIVED_COLUMNS: dict[str, dict[str, str]] = {
 }
 
 
-def _table_statements() -> list[tuple[str, str]]:
-    """``(table, CREATE TABLE statement)`` of every table the steps create."""
-    out = []
+def _temp_tables() -> dict[str, str]:
+    """Every table the steps create, as a ``CREATE TEMP TABLE`` statement, by name."""
+    out = {}
     for statements in (_THREADS_V0, _WORKFLOW_V2, _GOALS_V3, _OWN_V1, _OWN_V2):
         for statement in statements:
             words = statement.split()
             if words[:2] == ["CREATE", "TABLE"]:
-                out.append((words[5], statement))
+                out[words[5]] = statement.replace("CREATE TABLE IF NOT EXISTS", "CREATE TEMP TABLE")
     return out
+
+
+#: What a read-only connection creates for a table a pending step would add.
+_TEMP_TABLES = _temp_tables()
 
 
 def prepare_read_only(conn: sqlite3.Connection, path: Path | str) -> MigrationPlan:
@@ -523,9 +527,9 @@ def prepare_read_only(conn: sqlite3.Connection, path: Path | str) -> MigrationPl
             )
         if not plan.pending:
             return plan
-        for table, statement in _table_statements():
+        for table, statement in _TEMP_TABLES.items():
             if table not in tables:
-                conn.execute(statement.replace("CREATE TABLE IF NOT EXISTS", "CREATE TEMP TABLE"))
+                conn.execute(statement)
         for table, derived in _DERIVED_COLUMNS.items():
             schema = "main" if table in tables else "temp"
             present = {row[1] for row in conn.execute(f"PRAGMA {schema}.table_info({table})")}
