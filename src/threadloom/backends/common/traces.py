@@ -169,23 +169,23 @@ class TraceStorage:
     """:class:`~threadloom.contract.TraceOperations` over a backend's connection primitives.
 
     A backend mixes this in, sets :attr:`_trace_sql` to its dialect's statements and
-    implements :meth:`_trace_one`, :meth:`_trace_all` and :meth:`_trace_write`.
+    implements :meth:`_trace_write`; reads use the backend's ``_one`` and ``_all``.
     """
 
     _trace_sql: ClassVar[TraceStatements]
 
     # -- what the backend supplies -----------------------------------------------------
 
-    def _trace_one(self, what: str, sql: str, params: Sequence[Any]) -> Sequence[Any] | None:
-        """Run one read statement; its first row, or ``None``.
+    def _one(self, what: str, sql: str, params: Any = ()) -> Sequence[Any] | None:
+        """Run one read statement; its first row, or ``None`` (the backend's own).
 
         Raises:
             ThreadloomError: A driver error, translated (``what`` says what failed).
         """
         raise NotImplementedError
 
-    def _trace_all(self, what: str, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
-        """Run one read statement; every row.
+    def _all(self, what: str, sql: str, params: Any = ()) -> list[Any]:
+        """Run one read statement; every row (the backend's own).
 
         Raises:
             ThreadloomError: A driver error, translated.
@@ -233,13 +233,13 @@ class TraceStorage:
     def get_trace_row(self, table: TraceTable, row_id: str) -> TraceRow | None:
         """One row by id, or ``None``."""
         sql = self._trace_sql
-        row = self._trace_one(f"failed to read {table.value}", sql.get[table], sql.keys(row_id))
+        row = self._one(f"failed to read {table.value}", sql.get[table], sql.keys(row_id))
         return None if row is None else sql.row(table, row)
 
     def trace_rows_of_run(self, table: TraceTable, run_id: str) -> list[TraceRow]:
         """A run's rows of a child table, oldest first (insertion order breaks ties)."""
         sql = self._trace_sql
-        rows = self._trace_all(f"failed to read {table.value}", sql.of_run[table], sql.keys(run_id))
+        rows = self._all(f"failed to read {table.value}", sql.of_run[table], sql.keys(run_id))
         return [sql.row(table, row) for row in rows]
 
     def list_workflow_runs(
@@ -248,7 +248,7 @@ class TraceStorage:
         """Runs newest first (ties: latest recorded first), optionally filtered."""
         sql = self._trace_sql
         filters = [value for value in (workflow_id, status) if value is not None]
-        rows = self._trace_all(
+        rows = self._all(
             "failed to list workflow runs",
             sql.list_runs[workflow_id is not None, status is not None],
             (*sql.keys(*filters), limit, offset),
@@ -258,7 +258,7 @@ class TraceStorage:
     def find_replay_leaf(self, run_id: str, leaf_id: str, input_hash: str) -> TraceRow | None:
         """The latest completed leaf run matching the replay key, or ``None``."""
         sql = self._trace_sql
-        row = self._trace_one(
+        row = self._one(
             "failed to look up a replay", sql.find_replay, sql.keys(run_id, leaf_id, input_hash)
         )
         return None if row is None else sql.row(TraceTable.LEAVES, row)
@@ -283,7 +283,7 @@ class TraceStorage:
         sql = self._trace_sql
         what = "failed to select runs for retention"
         if keep_last is None:
-            rows = self._trace_all(what, sql.finished, (before,))
+            rows = self._all(what, sql.finished, (before,))
         else:
-            rows = self._trace_all(what, sql.finished_keeping, (before, keep_last))
+            rows = self._all(what, sql.finished_keeping, (before, keep_last))
         return [sql.row(TraceTable.RUNS, row)[0] for row in rows]

@@ -154,9 +154,10 @@ class TransferQueries(TransactionalBackend[C]):
 
     # -- hooks: one statement on the backend's connection ------------------------
 
-    @abstractmethod
     def _fetch(self, conn: C, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        """Run ``sql``; its rows."""
+        """Run ``sql``; its rows (both drivers' connections execute and fetch alike)."""
+        rows: list[tuple[Any, ...]] = conn.execute(sql, params).fetchall()  # type: ignore[attr-defined]
+        return rows
 
     @abstractmethod
     def _run_many(self, conn: C, sql: str, params: Sequence[Sequence[Any]]) -> int:

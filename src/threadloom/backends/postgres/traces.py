@@ -8,7 +8,6 @@ as their stored text; other text goes through :mod:`.nul` so NUL round-trips; th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import psycopg.errors as pg_errors
 
@@ -36,14 +35,6 @@ class PgTraces(TraceStorage):
 
     _trace_sql = TraceStatements(PG_TRACES)
     _conns: PgConnections
-
-    def _trace_one(self, what: str, sql: str, params: Sequence[Any]) -> Sequence[Any] | None:
-        with self._conns.call(what) as conn:
-            return conn.execute(sql, params).fetchone()
-
-    def _trace_all(self, what: str, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
-        with self._conns.call(what) as conn:
-            return list(conn.execute(sql, params).fetchall())
 
     def _trace_write(self, what: str, steps: Sequence[WriteStep]) -> list[int]:
         try:

@@ -49,11 +49,6 @@ class PgTransfer(TransferQueries[psycopg.Connection[Any]]):
     _transfer_dialect = _DIALECT
     _conns: PgConnections
 
-    def _fetch(
-        self, conn: psycopg.Connection[Any], sql: str, params: Sequence[Any]
-    ) -> list[tuple[Any, ...]]:
-        return conn.execute(sql, params).fetchall()
-
     def _run_many(
         self, conn: psycopg.Connection[Any], sql: str, params: Sequence[Sequence[Any]]
     ) -> int:

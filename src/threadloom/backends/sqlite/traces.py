@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from ..common.traces import TraceDialect, TraceStatements, TraceStorage, WriteStep
-from .connection import ConnectionManager, translate_errors
+from .connection import ConnectionManager
 
 __all__ = ["SQLITE_TRACES", "SqliteTraces"]
 
@@ -29,26 +28,6 @@ class SqliteTraces(TraceStorage):
     _trace_sql = TraceStatements(SQLITE_TRACES)
     _conns: ConnectionManager
     path: Path
-
-    # Reads catch driver errors with a plain try rather than entering translate_errors
-    # on every call: the context manager is a visible share of a lookup.
-
-    def _trace_one(self, what: str, sql: str, params: Sequence[Any]) -> Sequence[Any] | None:
-        try:
-            row: Sequence[Any] | None = self._conns.connection().execute(sql, params).fetchone()
-        except Exception:
-            with translate_errors(what, self.path):
-                raise
-            raise  # pragma: no cover - translate_errors always raises
-        return row
-
-    def _trace_all(self, what: str, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
-        try:
-            return self._conns.connection().execute(sql, params).fetchall()
-        except Exception:
-            with translate_errors(what, self.path):
-                raise
-            raise  # pragma: no cover - translate_errors always raises
 
     def _trace_write(self, what: str, steps: Sequence[WriteStep]) -> list[int]:
         with self._conns.write(what) as conn:

@@ -29,11 +29,6 @@ class SqliteTransfer(TransferQueries[sqlite3.Connection]):
     _transfer_dialect = _DIALECT
     session_index: JsonlSessionIndex
 
-    def _fetch(
-        self, conn: sqlite3.Connection, sql: str, params: Sequence[Any]
-    ) -> list[tuple[Any, ...]]:
-        return conn.execute(sql, params).fetchall()
-
     def _run_many(self, conn: sqlite3.Connection, sql: str, params: Sequence[Sequence[Any]]) -> int:
         before = conn.total_changes
         conn.executemany(sql, params)
