@@ -118,11 +118,16 @@ class TransferDialect:
             for i in range(len(table.columns))
         )
 
-    def stored(self, table: CopyTable, row: Sequence[Any]) -> tuple[Any, ...]:
-        """A logical row as its insert's parameters (text escaped, JSON as is)."""
-        json_at = table.json_at
+    def stored(self, json_at: tuple[int, ...], row: Sequence[Any]) -> Sequence[Any]:
+        """A logical row as its insert's parameters (text escaped, JSON as is).
+
+        ``json_at`` is the table's :attr:`~CopyTable.json_at`, worked out once per batch.
+        """
+        escape = self.escape
+        if escape is _plain:  # the engine stores text as written: the row as it is
+            return row
         return tuple(
-            self.escape(v) if type(v) is str and i not in json_at else v for i, v in enumerate(row)
+            escape(v) if type(v) is str and i not in json_at else v for i, v in enumerate(row)
         )
 
 
@@ -261,7 +266,8 @@ class TransferQueries(TransactionalBackend[C]):
         with self.write(f"failed to copy rows into {table.name}") as conn:
             if table.name == "messages":
                 self._ids_written(conn, max(int(row[0]) for row in rows))
-            return self._run_many(conn, sql, [d.stored(table, row) for row in rows])
+            json_at = table.json_at
+            return self._run_many(conn, sql, [d.stored(json_at, row) for row in rows])
 
 
 def _message_params(d: TransferDialect, thread_id: str, m: MessageRow) -> tuple[Any, ...]:
