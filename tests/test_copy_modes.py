@@ -68,6 +68,8 @@ def test_a_non_empty_destination_is_refused_before_writing(tmp_path: Path) -> No
             "jobs": 3,
         }
         assert "not empty" in str(caught.value) and "nothing was copied" in str(caught.value)
+        # The library's way out names its own API; the CLI's names flags (below).
+        assert 'mode="resume"' in str(caught.value) and 'mode="merge"' in str(caught.value)
         # A store of other threads is not an interrupted copy of this source either.
         with pytest.raises(
             DestinationNotEmpty, match=r"does not hold an interrupted copy.*3 of its threads rows"

@@ -46,6 +46,7 @@ def test_import_into_a_database_that_holds_those_ids(demo_cli: Cli, tmp_path: Pa
     # The store holds that thread: a plain import is refused, nothing is written.
     error = demo_cli.fails("import", str(path))
     assert f"thread {thread} is already in this store" in error and "--as-new" in error
+    assert "as_new=True" not in error
     assert demo_cli.json("stats") == stats
     report = demo_cli.json("import", str(path), "--as-new")
     assert report["remapped"] and report["original_thread_id"] == thread

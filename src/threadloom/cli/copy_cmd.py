@@ -98,8 +98,13 @@ def copy_cmd(src: str, dst: str, batch_size: int, resume: bool, merge: bool, as_
 
 
 def _refusal(exc: DestinationNotEmpty) -> str:
-    # The library names its mode= values; the command line has flags for them.
-    return str(exc).replace('mode="resume"', "--resume").replace('mode="merge"', "--merge")
+    # The library's message names its mode= values; the command line has flags.
+    if not exc.modes_help:
+        return exc.reason
+    return (
+        f"{exc.reason}. Copy into an empty store, resume an interrupted copy of this "
+        "source (--resume), or merge into it (--merge)"
+    )
 
 
 def _print_report(tables: list[TableReport], *, merged: bool) -> None:

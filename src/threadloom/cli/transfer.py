@@ -133,7 +133,9 @@ def import_cmd(file: str, as_new: bool, as_json: bool) -> None:
     try:
         report = import_document(store, doc, as_new=as_new)
     except AlreadyImported as exc:
-        raise CliError(str(exc).replace("with as_new=True", "with --as-new")) from exc
+        raise CliError(
+            f"{exc.reason}. Import it as a new thread (a fresh id) with --as-new"
+        ) from exc
     except NotAnExport as exc:
         raise CliError(f"cannot import {file}: {exc}") from exc
     if wants_json(as_json):

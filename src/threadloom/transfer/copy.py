@@ -70,12 +70,23 @@ class DestinationNotEmpty(Conflict):
     """:func:`copy_store` refused the destination before writing anything.
 
     Attributes:
+        reason: Why, without the way out (a caller names its own ``mode`` spelling).
         rows: Rows the destination holds, by table (tables holding none are left out).
+        modes_help: Whether another ``mode`` would take this destination (it merely
+            holds rows); the message then names ``mode="resume"``/``mode="merge"``.
     """
 
-    def __init__(self, message: str, rows: dict[str, int]) -> None:
-        super().__init__(message)
+    def __init__(self, reason: str, rows: dict[str, int], *, modes_help: bool = False) -> None:
+        way_out = (
+            '. Copy into an empty store, resume an interrupted copy of this source (mode="resume"), '
+            'or merge into it (mode="merge")'
+            if modes_help
+            else ""
+        )
+        super().__init__(reason + way_out)
+        self.reason = reason
         self.rows = rows
+        self.modes_help = modes_help
 
 
 SESSION_INDEX = "session_index"
@@ -252,10 +263,9 @@ def _check_destination(
     listed = ", ".join(f"{name} {rows}" for name, rows in held.items())
     if mode is CopyMode.NEW:
         raise DestinationNotEmpty(
-            f"the destination {where} is not empty ({listed} rows); nothing was copied. "
-            "Copy into an empty store, resume an interrupted copy of this source "
-            '(mode="resume"), or merge into it (mode="merge")',
+            f"the destination {where} is not empty ({listed} rows); nothing was copied",
             held,
+            modes_help=True,
         )
     for spec in tables:
         if not held.get(spec.name):

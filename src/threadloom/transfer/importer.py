@@ -44,10 +44,16 @@ class AlreadyImported(Conflict):
 
     Attributes:
         thread_id: The thread's id.
+        reason: The message without the way out (a caller names its own spelling of
+            ``as_new``).
     """
 
-    def __init__(self, message: str, thread_id: str) -> None:
-        super().__init__(message)
+    def __init__(self, thread_id: str) -> None:
+        self.reason = (
+            f"thread {thread_id} is already in this store (imported before, or exported "
+            "from it); nothing was imported"
+        )
+        super().__init__(f"{self.reason}. Import it as a new thread (a fresh id) with as_new=True")
         self.thread_id = thread_id
 
 
@@ -192,12 +198,7 @@ def import_document(
     with store.transaction():
         thread_id = str(uuid.uuid4()) if as_new else original
         if not as_new and store.get_thread(thread_id) is not None:
-            raise AlreadyImported(
-                f"thread {thread_id} is already in this store (imported before, or "
-                "exported from it); nothing was imported. Import it as a new thread "
-                "(a fresh id) with as_new=True",
-                thread_id,
-            )
+            raise AlreadyImported(thread_id)
         ids = sorted(m.id for m in parsed.messages)
         fresh = ids
         if backend.taken_message_ids(ids):
