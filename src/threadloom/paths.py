@@ -8,6 +8,7 @@ are never loosened (nor tightened: they are the user's choice).
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 __all__ = [
@@ -15,7 +16,9 @@ __all__ = [
     "SESSION_INDEX_NAME",
     "default_state_db_path",
     "ensure_private_dir",
+    "fsync_dir",
     "open_private_file",
+    "replace_private",
     "session_index_path_for",
 ]
 
@@ -79,3 +82,45 @@ def open_private_file(path: Path, flags: int) -> int:
         The file descriptor.
     """
     return os.open(path, flags | os.O_CLOEXEC, 0o600)
+
+
+def replace_private(path: Path, data: bytes, *, mode: int | None = None) -> None:
+    """Replace ``path`` with ``data`` atomically and durably.
+
+    The bytes go to a new private file beside ``path`` (given ``mode`` if set, else
+    0600), are fsynced, renamed over ``path``, and the directory is fsynced, so a crash
+    leaves either the old file or the new one, never a truncated one. The temporary
+    file is removed if anything fails.
+
+    Raises:
+        OSError: The file cannot be written or renamed.
+    """
+    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    fd = open_private_file(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    try:
+        try:
+            if mode is not None:
+                os.fchmod(fd, mode)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename in ``directory`` durable (where the file system allows it)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:  # pragma: no cover - some file systems refuse directory descriptors
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
 import sys
-import uuid
 from pathlib import Path
 
 import click
 
-from ..paths import open_private_file
+from ..paths import replace_private
 from ..transfer import (
     FORMATS,
     AlreadyImported,
@@ -86,20 +84,9 @@ def write_private(path: Path, text: str) -> None:
             with open(path, "wb") as special:
                 special.write(data)
             return
-        temp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
-        fd = open_private_file(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
-        try:
-            if existing is not None:
-                os.fchmod(fd, stat.S_IMODE(existing.st_mode))
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-            raise
+        replace_private(
+            path, data, mode=None if existing is None else stat.S_IMODE(existing.st_mode)
+        )
     except OSError as exc:
         raise CliError(f"cannot write {path}: {exc.strerror or exc}") from exc
 

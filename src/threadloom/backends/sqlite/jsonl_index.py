@@ -33,7 +33,7 @@ import orjson
 
 from ... import _forks
 from ...errors import InvalidRecord, StoreBusy, ThreadloomError
-from ...paths import ensure_private_dir, open_private_file
+from ...paths import ensure_private_dir, open_private_file, replace_private
 from ...records import SessionIndexEntry
 from ...session_index import CompactionReport, DropPolicy, IndexHealth
 
@@ -432,24 +432,7 @@ class JsonlSessionIndex:
                     if entry.thread_id not in dropped
                 ]
                 body = b"".join(encode_entry(e) + b"\n" for e in kept)
-                tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-                fd = open_private_file(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-                try:
-                    mode = os.stat(self.path).st_mode & 0o777
-                    os.fchmod(fd, mode)
-                    view_bytes = memoryview(body)
-                    while view_bytes:
-                        n = os.write(fd, view_bytes)
-                        view_bytes = view_bytes[n:]
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-                try:
-                    os.replace(tmp, self.path)
-                except BaseException:
-                    tmp.unlink(missing_ok=True)
-                    raise
-                _fsync_dir(self.path.parent)
+                replace_private(self.path, body, mode=os.stat(self.path).st_mode & 0o777)
                 self._view = _View()
                 return CompactionReport(
                     lines_before=view.lines,
@@ -471,14 +454,3 @@ class JsonlSessionIndex:
             self._append_fd = None
             self._lock_fd = None
             self._append_inode = None
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:  # pragma: no cover - some filesystems refuse directory fds
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
