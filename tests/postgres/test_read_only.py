@@ -87,3 +87,17 @@ def test_read_only_reads_a_schema_with_a_later_step_pending(pg_dsn: str, pg_sche
     with admin_connection() as conn:
         rows = conn.execute(f"SELECT name FROM {pg_schema}.{VERSION_TABLE}").fetchall()
     assert "threadloom-v1" not in {r[0] for r in rows}  # still pending: nothing migrated
+
+
+def test_a_read_only_dsn_store_is_read_only_on_the_server_too(pg_dsn: str) -> None:
+    # Writes are refused before anything is sent; a statement that slipped past that
+    # (no such path should exist) would still be refused by the session setting.
+    with StateStore.open(pg_dsn) as writer:
+        writer.upsert_thread(ThreadMetadata.create("t1", cwd="/w"))
+    with StateStore.open(pg_dsn, read_only=True) as reader:
+        conns: Any = reader.backend.connections  # type: ignore[attr-defined]
+        with conns.call("probe") as conn:
+            assert conn.execute("SHOW default_transaction_read_only").fetchone() == ("on",)
+            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+                conn.execute("DELETE FROM threads")
+        assert reader.get_thread("t1") is not None

@@ -237,6 +237,9 @@ class PgConnections:
                 "a PostgreSQL store opens on a postgresql:// DSN, a psycopg Connection or a "
                 f"psycopg_pool ConnectionPool, not {type(target).__name__}"
             )
+        #: A caller's pool or connection is not configured by us: a read-only store
+        #: wraps each single read in a READ ONLY transaction there.
+        self._wrap_reads = read_only and not self._owns_pool
         _forks.watch(self)
 
     def _forked(self) -> None:
@@ -267,6 +270,10 @@ class PgConnections:
         conn.execute(f"SET lock_timeout = {self._lock_timeout_ms}")
         if self._synchronous_commit:
             conn.execute("SET synchronous_commit = on")
+        if self.read_only:
+            # The server refuses writes on the whole session: single reads need no
+            # READ ONLY transaction of their own (four round trips instead of one).
+            conn.execute("SET default_transaction_read_only = on")
 
     def _connect_seconds(self) -> int:
         # libpq counts whole seconds (and waits at least 2).
@@ -400,11 +407,11 @@ class PgConnections:
         if writes:
             self.check_writable(what)
         with translate_errors(what), self._checkout() as conn:
-            if (conn.autocommit and not self.read_only) or self._local.depth:
+            if (conn.autocommit and not self._wrap_reads) or self._local.depth:
                 yield conn
             else:
                 with conn.transaction():
-                    if self.read_only:
+                    if self._wrap_reads:
                         conn.execute("SET TRANSACTION READ ONLY")
                     yield conn
 
