@@ -8,6 +8,7 @@ target needs it, with a clear message when its extra is missing.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from ..contract import Backend
 from ..errors import InvalidRecord, InvalidType, ThreadloomError
 from ..paths import default_state_db_path
 
-__all__ = ["is_postgres_target", "open_backend", "redact_location"]
+__all__ = ["is_postgres_target", "open_backend", "redact_location", "redact_text"]
 
 _POSTGRES_PREFIXES = ("postgresql://", "postgres://")
 
@@ -91,6 +92,19 @@ def redact_location(target: str) -> str:
         return target
     try:
         from .postgres.connection import redact_dsn
-    except ImportError:  # no psycopg to parse it: the DSN may hold a password
-        return "(a PostgreSQL DSN)"
+    except ImportError:  # no psycopg to parse it
+        return redact_text(target)
     return redact_dsn(target)
+
+
+_URL_PASSWORD = re.compile(r"^([a-z]+://[^:@/?#]*):[^@/?#]*@", re.IGNORECASE)
+_PARAM_PASSWORD = re.compile(r"([?&])password=[^&#]*&?", re.IGNORECASE)
+_KEYWORD_PASSWORD = re.compile(r"\bpassword\s*=\s*(?:'(?:[^'\\]|\\.)*'|\S*)\s*", re.IGNORECASE)
+
+
+def redact_text(dsn: str) -> str:
+    """``dsn`` without its password, by its text (a DSN libpq cannot parse, or no
+    psycopg to parse it): URL credentials, ``password=`` parameters and keywords."""
+    text = _URL_PASSWORD.sub(r"\1@", dsn)
+    text = _PARAM_PASSWORD.sub(lambda m: m.group(1), text).rstrip("?&")
+    return " ".join(_KEYWORD_PASSWORD.sub("", text).split())

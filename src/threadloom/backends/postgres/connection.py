@@ -21,7 +21,6 @@ connections and a single connection is reopened, so the next call works.
 from __future__ import annotations
 
 import contextlib
-import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -42,23 +41,18 @@ from ...errors import (
     ThreadloomError,
 )
 from ..common.transactions import read_only_store, snapshot_refusal
+from ..opening import redact_text
 
 __all__ = ["PgConnections", "redact_dsn", "translate_errors"]
 
+
 # For DSNs libpq refuses to parse (an unknown parameter): the password goes by text.
-_URL_PASSWORD = re.compile(r"^([a-z]+://[^:@/?#]*):[^@/?#]*@", re.IGNORECASE)
-_PARAM_PASSWORD = re.compile(r"([?&])password=[^&#]*&?", re.IGNORECASE)
-_KEYWORD_PASSWORD = re.compile(r"\bpassword\s*=\s*(?:'(?:[^'\\]|\\.)*'|\S*)\s*", re.IGNORECASE)
-
-
 def redact_dsn(dsn: str) -> str:
     """``dsn`` without its password (for messages and ``location``)."""
     try:
         params = pg_conninfo.conninfo_to_dict(dsn)
     except psycopg.ProgrammingError:
-        text = _URL_PASSWORD.sub(r"\1@", dsn)
-        text = _PARAM_PASSWORD.sub(lambda m: m.group(1), text).rstrip("?&")
-        return " ".join(_KEYWORD_PASSWORD.sub("", text).split())
+        return redact_text(dsn)
     params.pop("password", None)
     return pg_conninfo.make_conninfo("", **params)
 
