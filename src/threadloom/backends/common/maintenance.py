@@ -10,14 +10,14 @@ engine's own checks (integrity, sizes, compaction) stay in each backend's
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from ...contract.maintenance import CHILD_TABLES, Orphans, TableStats, ThreadCounts, ThreadSize
 from ...records import ThreadMetadata
-from .rows import THREAD_COLUMNS
+from .rows import THREAD_COLUMNS, chunks
 
 __all__ = ["Executor", "MaintenanceDialect", "SharedMaintenance", "quote_identifier"]
 
@@ -104,7 +104,6 @@ _LARGEST = (
     "ORDER BY size DESC, m.thread_id LIMIT {p}"
 )
 #: Ids per ``IN (...)`` list: below SQLite's oldest default parameter limit (999).
-_CHUNK = 500
 
 
 class SharedMaintenance:
@@ -155,7 +154,7 @@ class SharedMaintenance:
         d = self._maintenance_dialect
         found: set[str] = set()
         with self.read("failed to look up threads") as conn:
-            for chunk in _chunks(sorted(set(thread_ids))):
+            for chunk in chunks(sorted(set(thread_ids))):
                 rows = conn.execute(
                     f"SELECT id FROM threads WHERE id IN ({d.marks(len(chunk))})",
                     [d.encode(t) for t in chunk],
@@ -265,7 +264,7 @@ class SharedMaintenance:
         if not ids:
             return out
         with self.read("failed to count messages") as conn:
-            for chunk in _chunks(ids):
+            for chunk in chunks(ids):
                 found = conn.execute(
                     _COUNTS.format(marks=d.marks(len(chunk))), [d.encode(t) for t in chunk]
                 ).fetchall()
@@ -303,8 +302,3 @@ class SharedMaintenance:
             ThreadSize(row[0], row[1], int(row[2]), int(row[3] or 0))
             for row in map(d.decode, found)
         ]
-
-
-def _chunks(ids: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(ids), _CHUNK):
-        yield ids[start : start + _CHUNK]

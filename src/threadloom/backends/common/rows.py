@@ -7,7 +7,7 @@ constant. JSON columns arrive either as text (SQLite) or already decoded
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ..._fastrecords import positional_builder
@@ -27,6 +27,7 @@ from ...records import (
 __all__ = [
     "CHECKPOINT_COLUMNS",
     "GOAL_COLUMNS",
+    "IN_LIST_SIZE",
     "JOB_COLUMNS",
     "MESSAGE_COLUMNS",
     "THREAD_COLUMNS",
@@ -34,6 +35,7 @@ __all__ = [
     "TOOL_COLUMNS",
     "Decoder",
     "checkpoint_from_row",
+    "chunks",
     "goal_from_row",
     "job_from_row",
     "message_from_row",
@@ -242,3 +244,13 @@ def goal_from_row(row: Sequence[Any]) -> ThreadGoalRecord:
         updated_at=row[8],
         continuation_count=row[9],
     )
+
+
+#: Keys per ``IN (...)`` list: well under SQLite's variable limit, small for PostgreSQL.
+IN_LIST_SIZE = 500
+
+
+def chunks(keys: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    """``keys`` in slices of :data:`IN_LIST_SIZE`, for one ``IN (...)`` list each."""
+    for start in range(0, len(keys), IN_LIST_SIZE):
+        yield keys[start : start + IN_LIST_SIZE]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from ...contract.traces import TRACE_COLUMNS, TraceTable
 from ...contract.transfer import CopyTable, MessageRow, Row, RowCount, ThreadImport
 from ...errors import Conflict
-from .rows import GOAL_COLUMNS, JOB_COLUMNS, MESSAGE_COLUMNS, THREAD_COLUMNS
+from .rows import GOAL_COLUMNS, JOB_COLUMNS, MESSAGE_COLUMNS, THREAD_COLUMNS, chunks
 from .transactions import TransactionalBackend
 
 if TYPE_CHECKING:
@@ -72,9 +72,6 @@ TABLES: tuple[CopyTable, ...] = (
 )
 
 _BY_NAME = {table.name: table for table in TABLES}
-
-# Ids per "IN (...)" list: well under SQLite's variable limit.
-_CHUNK = 500
 
 
 def _same(row: Sequence[Any], keep: tuple[int, ...] = ()) -> tuple[Any, ...]:
@@ -188,8 +185,7 @@ class TransferQueries(TransactionalBackend[C]):
         wanted = sorted(set(ids))
         taken: set[int] = set()
         with self.read("failed to look up message ids") as conn:
-            for start in range(0, len(wanted), _CHUNK):
-                chunk = wanted[start : start + _CHUNK]
+            for chunk in chunks(wanted):
                 marks = ", ".join([self._transfer_dialect.mark] * len(chunk))
                 rows = self._fetch(conn, f"SELECT id FROM messages WHERE id IN ({marks})", chunk)
                 taken.update(int(row[0]) for row in rows)

@@ -13,6 +13,7 @@ from ...contract import CHILD_TABLES, MigrationStep, SchemaInfo
 from ...errors import CorruptData, NotFound, SchemaError, ThreadloomError
 from ...paths import ensure_private_dir, open_private_file, session_index_path_for
 from ..common.queries import DELETED_TABLE, CoreDialect, CoreQueries, CoreStatements
+from ..common.rows import chunks
 from ..common.transactions import read_only_store, schema_info_from, steps_from
 from .connection import ConnectionManager, Durability, translate_errors
 from .jsonl_index import JsonlSessionIndex
@@ -234,8 +235,7 @@ class SqliteBackend(
             conn = self._conns.connection()
             if not wanted or not _has_table(conn, DELETED_TABLE):
                 return found
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start : start + 500]
+            for chunk in chunks(wanted):
                 marks = ",".join("?" * len(chunk))
                 found.update(
                     row[0]

@@ -13,6 +13,8 @@ import sqlite3
 from collections.abc import Collection
 from pathlib import Path
 
+from ..common.rows import chunks
+
 __all__ = ["held_by_siblings"]
 
 _MAGIC = b"SQLite format 3\x00"
@@ -87,8 +89,7 @@ def _threads_in(path: Path, wanted: list[str]) -> set[str]:
         if has_threads is None:
             return set()
         found: set[str] = set()
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
+        for chunk in chunks(wanted):
             marks = ",".join("?" * len(chunk))
             found.update(
                 row[0]
