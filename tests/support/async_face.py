@@ -198,4 +198,3 @@ def async_backends(
 ) -> dict[str, Callable[[Path], Iterator[StoreFactory]]]:
     """``<name>-async`` for every backend in ``backends``."""
     return {f"{name}-async": async_variant(factory) for name, factory in backends.items()}
-
