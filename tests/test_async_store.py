@@ -507,3 +507,27 @@ def test_busy_errors_reach_the_caller(tmp_path: Path) -> None:
             assert await store.append_message("t1", "user", "y") > 0
 
     run(main())
+
+
+def test_the_async_example_runs(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, str(root / "examples" / "async_quickstart.py")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "50 agents, 6 messages in agent-7's transcript" in done.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_readme_async_example_runs(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text("utf-8")
+    section = readme[readme.index("## Async API") :]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    env = {**os.environ, "CODEWHALE_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["t1", "1"]
