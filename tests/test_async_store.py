@@ -612,3 +612,23 @@ def test_a_failed_group_commit_fails_every_write_of_the_group() -> None:
 
     results = run(main())
     assert all(isinstance(r, OSError) and "commit" in str(r) for r in results)
+
+
+@pytest.mark.parametrize("turns", [0, 1, 3, 50])
+def test_cancelling_an_open_leaves_no_thread_and_no_open_store(tmp_path: Path, turns: int) -> None:
+    before = threading.active_count()
+
+    async def main() -> None:
+        task = asyncio.ensure_future(AsyncStateStore.open(tmp_path / "state.db"))
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        if task.cancel():
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        else:  # it finished first
+            await task.result().close()
+
+    run(main())
+    assert threading.active_count() == before
+    with StateStore.open(tmp_path / "state.db") as store:  # the file is usable
+        store.upsert_thread(_thread("t1"))
