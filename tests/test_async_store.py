@@ -447,7 +447,6 @@ def test_sync_and_async_stores_write_the_same_file_at_once(tmp_path: Path) -> No
         assert len(sync.list_messages("t1", 1000)) == 600
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
 def test_a_forked_child_gets_its_own_threads(target: Any) -> None:
     async def opened() -> AsyncStateStore:
         store = await AsyncStateStore.open(target)
