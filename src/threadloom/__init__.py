@@ -32,6 +32,7 @@ from .records import (
     ThreadMetadata,
     ThreadStatus,
 )
+from .retention import RetentionPolicy, RetentionReport
 from .session_index import CompactionReport, IndexHealth
 from .store import StateStore
 from .workflows import (
@@ -74,6 +75,8 @@ __all__ = [
     "ReadOnlyError",
     "ReadOnlyStore",
     "ReplayOutcome",
+    "RetentionPolicy",
+    "RetentionReport",
     "RunStatus",
     "SchemaError",
     "SessionIndexEntry",

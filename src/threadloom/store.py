@@ -43,6 +43,7 @@ from .records import (
 from .session_index import CompactionReport, IndexHealth
 
 if TYPE_CHECKING:
+    from .retention import RetentionPolicy, RetentionReport
     from .workflows import WorkflowStore
 
 __all__ = ["StateStore"]
@@ -214,7 +215,12 @@ class StateStore:
             read_only=read_only,
             **backend_options,
         )
-        return cls(backend, clock=clock, idempotency_ttl=idempotency_ttl)
+        store = cls(backend, clock=clock, idempotency_ttl=idempotency_ttl)
+        if not read_only:
+            from .retention import run_if_due
+
+            run_if_due(store)  # only with a stored policy that opted in (auto)
+        return store
 
     def db_path(self) -> Path:
         """The database file path (for PostgreSQL: the DSN without its password)."""
@@ -276,6 +282,56 @@ class StateStore:
             SchemaError: The database is newer than this threadloom.
         """
         return self._backend.migrate()
+
+    @property
+    def idempotency_ttl(self) -> int:
+        """Seconds an idempotency key is kept (``StateStore.open(idempotency_ttl=...)``)."""
+        return self._idempotency_ttl
+
+    # -- data lifecycle (see threadloom.retention) -------------------------------------
+
+    def retention_policy(self) -> RetentionPolicy | None:
+        """The retention policy stored in the database, or ``None``.
+
+        Raises:
+            CorruptData: The stored policy does not parse.
+        """
+        from .retention import get_policy
+
+        return get_policy(self)
+
+    def set_retention_policy(self, policy: RetentionPolicy | None) -> None:
+        """Store the retention policy every process applies (``None`` removes it).
+
+        Raises:
+            InvalidRecord: A rule is out of range (nothing is stored).
+            ReadOnlyStore: The store was opened read-only.
+        """
+        from .retention import set_policy
+
+        set_policy(self, policy, self._now())
+
+    def run_retention(
+        self,
+        policy: RetentionPolicy | None = None,
+        *,
+        dry_run: bool = False,
+        batch_size: int = 20,
+    ) -> RetentionReport:
+        """Apply a retention policy (default: the stored one) in short batches.
+
+        Args:
+            policy: The policy; ``None`` for the stored one.
+            dry_run: Only plan: the report lists what would go.
+            batch_size: Items per transaction.
+
+        Raises:
+            ReadOnlyStore: The store was opened read-only (a dry run is fine).
+            StoreBusy: A batch could not get the write lock in time (earlier ones stay).
+        """
+        from .retention import run_retention
+
+        return run_retention(self, policy, dry_run=dry_run, batch_size=batch_size, now=self._now())
 
     @property
     def workflows(self) -> WorkflowStore:

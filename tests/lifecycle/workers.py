@@ -27,14 +27,17 @@ def append_then_die(target: str, thread_id: str, key: str) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def append_many(target: str, prefix: str, count: int, out: Any) -> None:
-    """Append ``count`` messages to fresh threads ``prefix-N``; put ids and errors."""
+def append_many(target: str, prefix: str, count: int, ready: Any, go: Any, out: Any) -> None:
+    """Open the store, say ``ready``, wait for ``go``, then write ``count`` fresh threads
+    ``prefix-N`` of two messages each; put the threads written and the errors."""
     from threadloom import ThreadMetadata
 
     errors: list[str] = []
     done: list[str] = []
     try:
         with StateStore.open(target, busy_timeout=30.0) as store:
+            ready.put(prefix)
+            go.wait()
             for n in range(count):
                 thread_id = f"{prefix}-{n}"
                 try:
