@@ -9,6 +9,7 @@ from .aio import AsyncStateStore, AsyncWorkflowStore
 from .errors import (
     Conflict,
     CorruptData,
+    EncryptedData,
     InvalidRecord,
     InvalidType,
     NotFound,
@@ -66,6 +67,7 @@ __all__ = [
     "ControlNodeRun",
     "CorruptData",
     "DynamicToolRecord",
+    "EncryptedData",
     "IndexHealth",
     "InvalidRecord",
     "InvalidType",

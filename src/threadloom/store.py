@@ -166,6 +166,8 @@ class StateStore:
         read_only: bool = False,
         clock: Callable[[], int] | None = None,
         idempotency_ttl: float = DEFAULT_TTL,
+        encryption_key: str | bytes | Sequence[str | bytes] | None = None,
+        secure_delete: bool | None = None,
         **backend_options: Any,
     ) -> StateStore:
         """Open (or create) a store.
@@ -191,6 +193,16 @@ class StateStore:
             clock: Returns the current Unix time in seconds (tests pin it).
             idempotency_ttl: Seconds an idempotency key is kept (default seven days);
                 a key older than that is forgotten and may be reused.
+            encryption_key: Seal message content and items, checkpoint states, job
+                details and goal objectives with this key (AES-256-GCM; needs
+                ``threadloom[encryption]``); a list gives the current key first, then
+                older ones still read (key rotation). ``None``: the
+                ``THREADLOOM_ENCRYPTION_KEY`` environment variable (comma-separated),
+                if set. Never stored; see ``threadloom.encryption``.
+            secure_delete: ``True``: SQLite overwrites deleted content with zeros
+                (``PRAGMA secure_delete``); ``False``: it does not; ``None``: the
+                SQLite build's default (on in Debian's, off in SQLite's own).
+                PostgreSQL has no such setting.
             **backend_options: Backend-specific options (PostgreSQL: ``pool_size``,
                 ``connect_timeout``, ``prepare_threshold``...).
 
@@ -199,6 +211,7 @@ class StateStore:
             CorruptData: The file is not a SQLite database (left untouched).
             StoreBusy: Another process held the lock past ``busy_timeout`` while migrating.
             NotFound: ``read_only`` and the SQLite file does not exist.
+            EncryptedData: None of the keys given is a key of this database.
             InvalidRecord: ``durability``, ``busy_timeout`` or a pool size is out of
                 range (a ``ValueError``); :class:`~threadloom.errors.InvalidType` (a
                 ``TypeError``) for options the backend does not take.
@@ -206,7 +219,15 @@ class StateStore:
             OSError: The directory or file cannot be created.
         """
         from .backends.opening import open_backend
+        from .encryption import ENV_VAR
 
+        keyring = None
+        if encryption_key is not None or os.environ.get(ENV_VAR):
+            from .encryption import keyring_from
+
+            keyring = keyring_from(encryption_key)  # a bad key fails before the file opens
+        if secure_delete is not None:
+            check_bool(secure_delete, "secure_delete")
         backend = open_backend(
             path,
             durability=durability,
@@ -215,7 +236,21 @@ class StateStore:
             read_only=read_only,
             **backend_options,
         )
-        store = cls(backend, clock=clock, idempotency_ttl=idempotency_ttl)
+        try:
+            if secure_delete is not None:
+                backend.set_secure_delete(secure_delete)
+            from ._sealed_store import sealed_store_for
+
+            store = sealed_store_for(
+                backend,
+                keyring,
+                read_only=read_only,
+                clock=clock,
+                idempotency_ttl=idempotency_ttl,
+            ) or cls(backend, clock=clock, idempotency_ttl=idempotency_ttl)
+        except BaseException:
+            backend.close()
+            raise
         if not read_only:
             from .retention import run_if_due
 

@@ -50,3 +50,26 @@ def append_many(target: str, prefix: str, count: int, ready: Any, go: Any, out: 
     except Exception as exc:
         errors.append(f"{type(exc).__name__}: {exc}")
     out.put((done, errors))
+
+
+def write_and_read_sealed(
+    target: str, keys: list[str], thread_id: str, count: int, ready: Any, go: Any, out: Any
+) -> None:
+    """With ``keys`` (current first): say ``ready``, wait for ``go``, then append
+    ``count`` messages to ``thread_id``, reading the branch back after each; put the
+    errors."""
+    errors: list[str] = []
+    try:
+        with StateStore.open(target, encryption_key=keys, busy_timeout=30.0) as store:
+            ready.put(True)
+            go.wait()
+            for n in range(count):
+                try:
+                    store.append_message(thread_id, "user", f"during rotation {n}")
+                    if store.list_messages(thread_id, 5)[-1].content != f"during rotation {n}":
+                        errors.append(f"read back the wrong message after {n}")
+                except Exception as exc:
+                    errors.append(f"{type(exc).__name__}: {exc}")
+    except Exception as exc:
+        errors.append(f"{type(exc).__name__}: {exc}")
+    out.put(errors)

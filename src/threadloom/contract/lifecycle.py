@@ -142,6 +142,11 @@ class LifecycleOperations(Protocol):
     def thread_stored_bytes(self) -> dict[str, int]:
         """Stored bytes per thread: message content and items plus checkpoint states."""
 
+    def set_secure_delete(self, on: bool) -> bool:
+        """Overwrite (``True``) or leave (``False``) deleted content on every connection
+        from now (SQLite ``PRAGMA secure_delete``); whether the engine has the choice
+        (PostgreSQL: ``False``, its dead rows stay until ``VACUUM``, then in free space)."""
+
     # -- settings ----------------------------------------------------------------
     def get_setting(self, name: str) -> str | None:
         """A stored setting, or ``None`` (also when the settings table is missing)."""

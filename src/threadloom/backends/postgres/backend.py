@@ -216,6 +216,9 @@ class PostgresBackend(
     #: As _has_deletions_table: a yes is asked once.
     _has_settings_table = False
 
+    def set_secure_delete(self, on: bool) -> bool:
+        return False  # no such setting: dead rows stay until VACUUM, then in free space
+
     def _has_lifecycle_tables(self) -> bool:
         if not self._has_settings_table:
             with self._conns.call("failed to read the schema") as conn:

@@ -215,6 +215,13 @@ class SqliteBackend(
 
     # -- what SQLite does its own way ----------------------------------------------
 
+    def set_secure_delete(self, on: bool) -> bool:
+        self._conns.secure_delete = on
+        if not self.read_only:
+            with translate_errors("failed to set secure_delete", self.path):
+                self._conns.connection().execute(f"PRAGMA secure_delete = {int(on)}")
+        return True
+
     def _has_lifecycle_tables(self) -> bool:
         # A database opened with migrate=False may predate them; a read-only one that
         # needs the step has them as TEMP tables.
