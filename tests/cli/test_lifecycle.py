@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.cli.conftest import Cli
 
 
@@ -35,3 +37,33 @@ def test_retention_run_without_a_policy_only_expires_keys(demo_cli: Cli) -> None
     report = demo_cli.json("retention", "run", "--yes")
     assert report["deleted"]["threads"] == 0
     assert demo_cli.json("threads", "--archived")["total"] == 3
+
+
+def test_encryption_enable_status_rotate(demo_cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = demo_cli.json("encryption", "status")
+    assert before["key_ids"] == [] and all(c["sealed"] == {} for c in before["columns"])
+    assert "THREADLOOM_ENCRYPTION_KEY" in demo_cli.fails("encryption", "enable", "--yes")
+    old = demo_cli.json("encryption", "keygen")["key"]
+    monkeypatch.setenv("THREADLOOM_ENCRYPTION_KEY", old)
+    result = demo_cli.invoke(["encryption", "enable"], input="n\n")
+    assert result.exit_code == 1 and "the original CodeWhale reads" in result.stderr
+    assert demo_cli.json("encryption", "status")["key_ids"] == []
+    enabled = demo_cli.json("encryption", "enable", "--yes")
+    assert sum(enabled["encrypted"].values()) == 28
+    thread = demo_cli.json("threads")["threads"][0]["id"]
+    assert demo_cli.json("show", thread)["messages"][0]["content"].startswith("The tests")
+    new = demo_cli.json("encryption", "keygen")["key"]
+    monkeypatch.setenv("THREADLOOM_ENCRYPTION_KEY", f"{new},{old}")
+    rotated = demo_cli.json("encryption", "rotate")
+    assert sum(rotated["resealed"].values()) == 28
+    monkeypatch.setenv("THREADLOOM_ENCRYPTION_KEY", new)
+    status = demo_cli.json("encryption", "status")
+    assert all(set(c["sealed"]) == {rotated["current_key"]} for c in status["columns"])
+    assert demo_cli.json("show", thread)["messages"][0]["content"].startswith("The tests")
+    monkeypatch.delenv("THREADLOOM_ENCRYPTION_KEY")
+    assert "encrypted with key" in demo_cli.fails("show", thread)
+    # The retired key is still one of the database's, but no value is sealed with it now.
+    monkeypatch.setenv("THREADLOOM_ENCRYPTION_KEY", old)
+    assert f"encrypted with key {rotated['current_key']}" in demo_cli.fails("show", thread)
+    monkeypatch.setenv("THREADLOOM_ENCRYPTION_KEY", demo_cli.json("encryption", "keygen")["key"])
+    assert "wrong encryption key" in demo_cli.fails("show", thread)

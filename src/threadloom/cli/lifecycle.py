@@ -1,4 +1,5 @@
-"""The data lifecycle on the command line: ``retention set|show|run``."""
+"""The data lifecycle on the command line: ``retention set|show|run`` and
+``encryption keygen|enable|status|rotate``."""
 
 from __future__ import annotations
 
@@ -10,9 +11,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
+from .._sealed_store import known_key_ids
+from ..encryption import ENV_VAR, generate_key
 from ..maintenance import vacuum as vacuum_store
+from ..rekey import RotationReport, encryption_status, rotate
 from ..retention import RetentionPolicy, RetentionReport, get_policy, run_retention, set_policy
-from .context import console, emit_json, json_option, open_store, wants_json
+from .context import (
+    CliError,
+    console,
+    emit_json,
+    json_option,
+    open_store,
+    state,
+    wants_json,
+)
 from .fmt import human_bytes, relative_time
 from .params import COUNT, DAYS
 
@@ -212,4 +224,135 @@ def retention_run_cmd(
     )
 
 
-COMMANDS: list[click.Command] = [retention_group]
+@click.group("encryption")
+def encryption_group() -> None:
+    """Encryption at rest: keys come from $THREADLOOM_ENCRYPTION_KEY, never the database."""
+
+
+@encryption_group.command("keygen")
+@json_option
+def encryption_keygen_cmd(as_json: bool) -> None:
+    """Print a new random key (keep it safe: without it the data is unreadable)."""
+    key = generate_key()
+    if wants_json(as_json):
+        emit_json({"key": key})
+        return
+    click.echo(key)
+
+
+def _require_key() -> None:
+    import os
+
+    if not os.environ.get(ENV_VAR, "").strip():
+        raise CliError(
+            f"set {ENV_VAR} to the key (`threadloom encryption keygen` makes one; to rotate: "
+            "the new key first, then the old ones, comma-separated)"
+        )
+
+
+_ORIGINAL_WARNING = (
+    "Warning: the original CodeWhale reads and writes this SQLite file. Once its content is "
+    "encrypted, the original sees ciphertext in place of message text and items, checkpoint "
+    "states, job details and goal objectives, and full-text search cannot index them."
+)
+
+
+def _print_rotation(report: RotationReport, *, as_json: bool) -> None:
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    encrypted, resealed = sum(report.encrypted.values()), sum(report.resealed.values())
+    meanwhile = sum(report.changed_meanwhile.values())
+    console().print(
+        f"Encrypted {encrypted} plain value(s), re-sealed {resealed} with key "
+        f"{report.current_key}"
+        + (f"; {meanwhile} changed meanwhile (run again to cover them)" if meanwhile else "")
+        + "."
+    )
+
+
+def _rotate_with_progress(store: Any, batch_size: int, json_out: bool) -> RotationReport:
+    with Progress(
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed} value(s)"),
+        console=console(stderr=True),
+        transient=True,
+        disable=json_out,
+    ) as progress:
+        task = progress.add_task("sealing")
+        return rotate(
+            store,
+            batch_size=batch_size,
+            progress=lambda column, done: progress.update(
+                task, description=f"sealing {column}", completed=done
+            ),
+        )
+
+
+@encryption_group.command("enable")
+@click.option("--new-only", is_flag=True, help="Seal new writes only; leave stored data plain.")
+@click.option(
+    "--batch-size", default=500, show_default=True, type=COUNT, help="Values per transaction."
+)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+def encryption_enable_cmd(new_only: bool, batch_size: int, yes: bool, as_json: bool) -> None:
+    """Encrypt the store with the key in $THREADLOOM_ENCRYPTION_KEY (and what it holds)."""
+    _require_key()
+    json_out = wants_json(as_json)
+    if not state().is_postgres:
+        click.echo(_ORIGINAL_WARNING, err=True)
+        if not yes and not json_out:
+            click.confirm("Encrypt it?", abort=True, err=True)
+    store = open_store()
+    if new_only:
+        if json_out:
+            emit_json({"key_ids": known_key_ids(store.backend)})
+        else:
+            console().print("New writes are sealed from now; stored data stays as it is.")
+        return
+    _print_rotation(_rotate_with_progress(store, batch_size, json_out), as_json=json_out)
+
+
+@encryption_group.command("rotate")
+@click.option(
+    "--batch-size", default=500, show_default=True, type=COUNT, help="Values per transaction."
+)
+@json_option
+def encryption_rotate_cmd(batch_size: int, as_json: bool) -> None:
+    """Re-seal everything with the first key of $THREADLOOM_ENCRYPTION_KEY (writers keep going)."""
+    _require_key()
+    json_out = wants_json(as_json)
+    store = open_store()
+    _print_rotation(_rotate_with_progress(store, batch_size, json_out), as_json=json_out)
+
+
+@encryption_group.command("status")
+@json_option
+def encryption_status_cmd(as_json: bool) -> None:
+    """Key ids the database knows, and plain or sealed values per column (no key needed)."""
+    store = open_store(read_only=True)
+    ids = known_key_ids(store.backend)
+    columns = encryption_status(store)
+    if wants_json(as_json):
+        emit_json(
+            {
+                "key_ids": ids,
+                "columns": [
+                    {"column": c.column, "plain": c.plain, "sealed": c.sealed} for c in columns
+                ],
+            }
+        )
+        return
+    out = console()
+    out.print(f"Key ids: {', '.join(ids) if ids else 'none (not encrypted)'}")
+    table = Table(box=None, header_style="bold")
+    for column in ("Column", "Plain", "Sealed (by key id)"):
+        table.add_column(column)
+    for c in columns:
+        sealed = ", ".join(f"{k}: {n}" for k, n in c.sealed.items()) or "0"
+        table.add_row(c.column, str(c.plain), sealed)
+    out.print(table)
+
+
+COMMANDS: list[click.Command] = [retention_group, encryption_group]
