@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from ._json import JSONValue, decode_json, encode_json
-from .contract import Backend
+from .contract import Backend, ThreadImport
 from .encryption import PREFIX, Keyring
 from .errors import CorruptData, EncryptedData
 from .idempotency import DEFAULT_TTL
@@ -112,6 +112,32 @@ class SealedStateStore(StateStore):
             return g
         where = f"thread_id={g.thread_id!r}"
         return replace(g, objective=self._keyring.unseal(g.objective, OBJECTIVE, where))
+
+    def seal_import(self, data: ThreadImport) -> ThreadImport:
+        """An imported thread's rows with their content sealed (``threadloom import``).
+
+        Raises:
+            EncryptedData: The store was opened without a key.
+        """
+        kr = self._keyring
+        return replace(
+            data,
+            messages=tuple(
+                replace(
+                    m,
+                    content=kr.seal(m.content, CONTENT),
+                    item_json=self._seal_json(m.item_json, ITEM),
+                )
+                for m in data.messages
+            ),
+            checkpoints=tuple(
+                replace(c, state_json=self._seal_json(c.state_json, STATE) or "")
+                for c in data.checkpoints
+            ),
+            goal=None
+            if data.goal is None
+            else replace(data.goal, objective=kr.seal(data.goal.objective, OBJECTIVE)),
+        )
 
     # -- messages --------------------------------------------------------------------
 

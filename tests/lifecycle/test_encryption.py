@@ -294,3 +294,32 @@ def test_key_rotation_while_writers_and_readers_run(target: str) -> None:
             assert contents == [f"during rotation {n}" for n in range(60)]
         status = {s.column: s for s in encryption_status(store)}
         assert set(status["messages.content"].sealed) == {report.current_key}
+
+
+def test_a_copy_of_an_encrypted_store_stays_encrypted(tmp_path: Path) -> None:
+    from threadloom.transfer.copy import copy_store
+
+    with StateStore.open(tmp_path / "a" / "state.db", encryption_key=KEY) as source:
+        _fill(source)
+        with StateStore.open(tmp_path / "b" / "state.db") as target:
+            assert copy_store(source, target).verified
+    with StateStore.open(tmp_path / "b" / "state.db") as copied, pytest.raises(EncryptedData):
+        copied.list_messages("t")
+    with StateStore.open(tmp_path / "b" / "state.db", encryption_key=KEY) as copied:
+        assert copied.list_messages("t")[0].content == "my API key is sk-123"
+
+
+def test_an_import_into_an_encrypted_store_is_sealed(make_store: StoreFactory) -> None:
+    from threadloom.transfer.export import build_document
+    from threadloom.transfer.importer import import_document
+
+    source = make_store(encryption_key=KEY)
+    _fill(source)
+    doc = build_document(source, "t")
+    target = make_store(encryption_key=OTHER)
+    import_document(target, doc)
+    assert target.list_all_messages("t")[0].content == "my API key is sk-123"
+    assert target.load_checkpoint("t").state == {"secret": ["a", "b"]}  # type: ignore[union-attr]
+    assert target.get_thread_goal("t").objective == "ship the secret project"  # type: ignore[union-attr]
+    raw = _raw(target)
+    assert raw and all(v.lstrip('"').startswith("tlenc1:") for v in raw)
