@@ -115,6 +115,7 @@ class Keyring:
         self._keys = {k.id: k for k in reversed(parsed)}
         self.current: str | None = parsed[0].id if parsed else None
         self._ciphers: dict[str, Any] = {}
+        self._aad: dict[tuple[str, str], bytes] = {}
         if parsed:
             cipher = _aesgcm()
             self._ciphers = {k.id: cipher(k.raw) for k in parsed}
@@ -141,6 +142,13 @@ class Keyring:
 
     # -- text ----------------------------------------------------------------------
 
+    def _bound(self, kid: str, column: str) -> bytes:
+        """The associated data of a value: its format, key id and column."""
+        aad = self._aad.get((kid, column))
+        if aad is None:
+            aad = self._aad[kid, column] = f"{PREFIX}{kid}:{column}".encode()
+        return aad
+
     def seal(self, text: str, column: str) -> str:
         """``text`` sealed with the current key, for ``column`` (``table.column``).
 
@@ -149,8 +157,9 @@ class Keyring:
         """
         kid = self._require_current(column)
         nonce = os.urandom(_NONCE)
-        aad = f"{PREFIX}{kid}:{column}".encode()
-        sealed = self._ciphers[kid].encrypt(nonce, text.encode("utf-8", "surrogatepass"), aad)
+        sealed = self._ciphers[kid].encrypt(
+            nonce, text.encode("utf-8", "surrogatepass"), self._bound(kid, column)
+        )
         return f"{PREFIX}{kid}:{base64.urlsafe_b64encode(nonce + sealed).decode('ascii')}"
 
     def unseal(self, value: str, column: str, where: str = "") -> str:
@@ -162,13 +171,10 @@ class Keyring:
         """
         if not value.startswith(PREFIX):
             return value
-        at = f" ({column}{', ' + where if where else ''})"
-        try:
-            kid, body = value[len(PREFIX) :].split(":", 1)
-        except ValueError:
-            raise EncryptedData(f"a sealed value has no key id{at}") from None
+        kid, _, body = value[len(PREFIX) :].partition(":")
         cipher = self._ciphers.get(kid)
         if cipher is None:
+            at = f" ({column}{', ' + where if where else ''})"
             held = ", ".join(self.ids) or "none"
             raise EncryptedData(
                 f"this value is encrypted with key {kid}, which this store was not opened "
@@ -178,14 +184,15 @@ class Keyring:
             )
         try:
             raw = base64.urlsafe_b64decode(body.encode("ascii"))
-            plain = cipher.decrypt(raw[:_NONCE], raw[_NONCE:], f"{PREFIX}{kid}:{column}".encode())
+            plain = cipher.decrypt(raw[:_NONCE], raw[_NONCE:], self._bound(kid, column))
         except Exception as exc:  # InvalidTag, bad base64: the value is not what was sealed
+            at = f" ({column}{', ' + where if where else ''})"
             raise EncryptedData(
                 f"an encrypted value failed authentication{at}: it was altered, or moved "
                 "from elsewhere",
                 key_id=kid,
             ) from exc
-        return bytes(plain).decode("utf-8", "surrogatepass")
+        return plain.decode("utf-8", "surrogatepass")  # type: ignore[no-any-return]
 
     def needs_reseal(self, value: str | None) -> bool:
         """Whether a stored text value is plain or sealed with another key than the current."""
