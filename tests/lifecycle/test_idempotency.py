@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -158,3 +159,26 @@ def test_a_process_killed_after_commit_then_retried_makes_one_message(target: st
     with StateStore.open(target) as store:
         retried = store.append_message("t1", "user", "once", idempotency_key="turn-7")
         assert [m.id for m in store.list_all_messages("t1")] == [retried]
+
+
+def test_keys_left_by_a_deletion_without_foreign_keys_are_purged(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "state.db"
+    with StateStore.open(path) as store:
+        _thread(store)
+        store.append_message("t1", "user", "x", idempotency_key="k")
+    # The original deletes with foreign keys off: the key row stays behind.
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("DELETE FROM messages WHERE thread_id = 't1'")
+        conn.execute("DELETE FROM threads WHERE id = 't1'")
+    conn.close()
+    with StateStore.open(path) as store:
+        assert store.backend.count_idempotency_keys(0) == 1  # not expired, but orphaned
+        _thread(store, "t2")
+        store.append_message("t2", "user", "x", idempotency_key="k")
+        assert store.run_retention().keys == 1  # the orphan only
+        _thread(store)  # the same id again: the key is gone
+        new = store.append_message("t1", "user", "y", idempotency_key="k")
+        assert [m.id for m in store.list_all_messages("t1")] == [new]

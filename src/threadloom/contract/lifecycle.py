@@ -115,10 +115,11 @@ class LifecycleOperations(Protocol):
         """:meth:`save_checkpoint` once per key of the thread."""
 
     def purge_idempotency_keys(self, before: int, limit: int) -> int:
-        """Delete at most ``limit`` keys recorded before ``before``; how many."""
+        """Delete at most ``limit`` keys recorded before ``before`` or of a missing
+        thread (left behind by a deletion without foreign keys); how many."""
 
     def count_idempotency_keys(self, before: int) -> int:
-        """How many keys were recorded before ``before``."""
+        """How many keys :meth:`purge_idempotency_keys` would delete."""
 
     # -- retention ---------------------------------------------------------------
     def checkpoints_beyond(self, keep: int) -> list[CheckpointRef]:

@@ -31,6 +31,14 @@ if TYPE_CHECKING:
 
 __all__ = ["LifecycleQueries"]
 
+# A key past its time, or left behind by a thread deleted without foreign keys (the
+# original deletes that way). {p} is the dialect's placeholder.
+_EXPIRED_SHAPE = (
+    "(created_at < {p} OR NOT EXISTS (SELECT 1 FROM threads t WHERE t.id = "
+    + IDEMPOTENCY_TABLE
+    + ".thread_id))"
+)
+
 
 class LifecycleQueries:
     """:class:`~threadloom.contract.lifecycle.LifecycleOperations` over a backend's
@@ -198,8 +206,7 @@ class LifecycleQueries:
         with self.write("failed to purge idempotency keys") as conn:
             count: int = conn.execute(
                 f"DELETE FROM {IDEMPOTENCY_TABLE} WHERE (thread_id, key) IN "
-                f"(SELECT thread_id, key FROM {IDEMPOTENCY_TABLE} WHERE created_at < {p} "
-                f"LIMIT {p})",
+                f"(SELECT thread_id, key FROM {IDEMPOTENCY_TABLE} WHERE {_EXPIRED_SHAPE.format(p=p)} LIMIT {p})",
                 (before, limit),
             ).rowcount
             return count
@@ -210,7 +217,8 @@ class LifecycleQueries:
         p = self._core.dialect.param
         with self.read("failed to count idempotency keys") as conn:
             row = conn.execute(
-                f"SELECT COUNT(*) FROM {IDEMPOTENCY_TABLE} WHERE created_at < {p}", (before,)
+                f"SELECT COUNT(*) FROM {IDEMPOTENCY_TABLE} WHERE {_EXPIRED_SHAPE.format(p=p)}",
+                (before,),
             ).fetchone()
         return int(row[0])
 
