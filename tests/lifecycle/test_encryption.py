@@ -323,3 +323,40 @@ def test_an_import_into_an_encrypted_store_is_sealed(make_store: StoreFactory) -
     assert target.get_thread_goal("t").objective == "ship the secret project"  # type: ignore[union-attr]
     raw = _raw(target)
     assert raw and all(v.lstrip('"').startswith("tlenc1:") for v in raw)
+
+
+@pytest.mark.oracle
+def test_the_original_opens_a_database_with_the_lifecycle_tables(tmp_path: Path) -> None:
+    """threadloom-v3's tables leave the original's alone: the seed oracle reads, writes
+    and deletes in such a file (encrypted content reads as its sealed text there)."""
+    from tests.support.ops import run_oracle
+    from tests.support.shared import require_oracle
+    from threadloom import RetentionPolicy
+
+    oracle = require_oracle()
+    path = tmp_path / "state.db"
+    with StateStore.open(path, encryption_key=KEY) as store:
+        _fill(store)
+        store.append_message("t", "user", "once", idempotency_key="k")
+        store.set_retention_policy(RetentionPolicy(older_than_days=30))
+    answers = run_oracle(
+        oracle,
+        path,
+        [
+            {"op": "list_messages", "thread_id": "t"},
+            {
+                "op": "append_message",
+                "thread_id": "t",
+                "role": "user",
+                "content": "from the original",
+            },
+            {"op": "get_thread", "id": "t"},
+            {"op": "delete_thread", "id": "t"},
+        ],
+    )
+    assert all("ok" in a for a in answers), answers
+    assert answers[0]["ok"][0]["content"].startswith("tlenc1:")
+    assert answers[2]["ok"]["id"] == "t"
+    with StateStore.open(path, encryption_key=KEY) as store:
+        assert store.get_thread("t") is None
+        assert store.retention_policy() == RetentionPolicy(older_than_days=30)
