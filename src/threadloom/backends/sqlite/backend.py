@@ -222,12 +222,20 @@ class SqliteBackend(
                 self._conns.connection().execute(f"PRAGMA secure_delete = {int(on)}")
         return True
 
+    #: Whether the lifecycle tables exist (steps only add tables: a yes is asked once).
+    _has_settings_table = False
+
     def _has_lifecycle_tables(self) -> bool:
         # A database opened with migrate=False may predate them; a read-only one that
-        # needs the step has them as TEMP tables.
+        # needs the step has them as TEMP tables (of each connection: not cached).
+        if self._has_settings_table:
+            return True
         with translate_errors("failed to read the schema", self.path):
             conn = self._conns.connection()
-            return _has_table(conn, SETTINGS_TABLE) or (
+            if _has_table(conn, SETTINGS_TABLE):
+                self._has_settings_table = True
+                return True
+            return (
                 conn.execute(
                     "SELECT 1 FROM sqlite_temp_master WHERE type = 'table' AND name = ?",
                     (SETTINGS_TABLE,),
