@@ -26,7 +26,7 @@ from .context import (
     wants_json,
 )
 from .fmt import human_bytes, relative_time
-from .params import COUNT, DAYS
+from .params import COUNT, DAYS, Count
 
 __all__ = ["COMMANDS"]
 
@@ -80,7 +80,7 @@ def retention_group() -> None:
 @click.option("--older-than", "older", type=DAYS, help="Delete threads idle for N days.")
 @click.option("--keep-per-cwd", type=COUNT, help="Keep the N newest threads per working dir.")
 @click.option(
-    "--keep-checkpoints", type=click.IntRange(0), help="Keep the latest K checkpoints per thread."
+    "--keep-checkpoints", type=Count(minimum=0), help="Keep the latest K checkpoints per thread."
 )
 @click.option(
     "--workflow-runs-older-than", "runs_older", type=DAYS, help="Delete finished runs N days old."
