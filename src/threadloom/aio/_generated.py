@@ -70,7 +70,7 @@ class AsyncStateStore(AsyncStoreCore):
         Raises:
             CorruptData: The stored policy does not parse.
         """
-        return await self._write(self._store.retention_policy)
+        return await self._write_alone(self._store.retention_policy)
 
     async def set_retention_policy(self, policy: RetentionPolicy | None) -> None:
         """Store the retention policy every process applies (``None`` removes it).
@@ -79,7 +79,7 @@ class AsyncStateStore(AsyncStoreCore):
             InvalidRecord: A rule is out of range (nothing is stored).
             ReadOnlyStore: The store was opened read-only.
         """
-        await self._write(self._store.set_retention_policy, policy)
+        await self._write_alone(self._store.set_retention_policy, policy)
 
     async def run_retention(
         self, policy: RetentionPolicy | None = None, *, dry_run: bool = False, batch_size: int = 20
@@ -95,7 +95,7 @@ class AsyncStateStore(AsyncStoreCore):
             ReadOnlyStore: The store was opened read-only (a dry run is fine).
             StoreBusy: A batch could not get the write lock in time (earlier ones stay).
         """
-        return await self._write(
+        return await self._write_alone(
             self._store.run_retention, policy, dry_run=dry_run, batch_size=batch_size
         )
 
