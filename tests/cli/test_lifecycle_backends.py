@@ -15,6 +15,18 @@ from threadloom.cli import cli
 
 pytestmark = pytest.mark.postgres
 
+#: The commands this module runs on both backends (the test checks each one ran).
+COVERED = (
+    "retention set",
+    "retention show",
+    "retention run",
+    "encryption keygen",
+    "encryption enable",
+    "encryption status",
+    "encryption rotate",
+)
+RAN: set[str] = set()
+
 
 @pytest.fixture
 def targets(tmp_path: Path) -> Iterator[dict[str, str]]:
@@ -27,6 +39,7 @@ def targets(tmp_path: Path) -> Iterator[dict[str, str]]:
 
 
 def _run(db: str, *args: str, env: dict[str, str] | None = None) -> Any:
+    RAN.add(" ".join(args[:2]))
     result = CliRunner().invoke(cli, ["--db", db, *args, "--json"], env=env or {})
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
@@ -57,3 +70,4 @@ def test_retention_and_encryption_agree_on_both_backends(targets: dict[str, str]
         seen[name] = answers
     assert seen["sqlite"] == seen["postgres"]
     assert seen["sqlite"][-1]["threads"] == 3
+    assert set(COVERED) <= RAN
