@@ -228,6 +228,7 @@ class StateStore:
             keyring = keyring_from(encryption_key)  # a bad key fails before the file opens
         if secure_delete is not None:
             check_bool(secure_delete, "secure_delete")
+        check_ttl(idempotency_ttl)  # refused before anything is opened or created
         backend = open_backend(
             path,
             durability=durability,

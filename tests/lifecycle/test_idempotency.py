@@ -103,9 +103,16 @@ def test_bad_keys_and_missing_threads_are_refused(store: StateStore) -> None:
         store.append_message("nope", "user", "x", idempotency_key="k")
     with pytest.raises(NotFound):
         store.fork_at_message(12345, "user", "x", idempotency_key="k")
-    with pytest.raises(InvalidRecord):
-        StateStore.open(store.backend.location, idempotency_ttl=-1)
     assert store.list_all_messages(t) == []
+
+
+def test_a_bad_idempotency_ttl_is_refused_before_anything_is_created(tmp_path: Path) -> None:
+    for bad in (-1, 0, float("inf")):
+        with pytest.raises(InvalidRecord):
+            StateStore.open(tmp_path / "state.db", idempotency_ttl=bad)
+    with pytest.raises(TypeError):
+        StateStore.open(tmp_path / "state.db", idempotency_ttl="1d")  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_retry_in_a_transaction_that_rolls_back_leaves_no_key(store: StateStore) -> None:
