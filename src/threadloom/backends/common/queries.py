@@ -37,9 +37,11 @@ from .rows import (
     goal_from_row,
     job_from_row,
     message_from_row,
+    messages_from_rows,
     set_from_excluded,
     text_decoder,
     thread_from_row,
+    threads_from_rows,
     tool_from_row,
 )
 from .transactions import TransactionalBackend
@@ -142,7 +144,9 @@ class CoreStatements:
     """
 
     thread: Callable[[Row], ThreadMetadata]
+    threads: Callable[[Sequence[Row]], list[ThreadMetadata]]
     message: Callable[[Row, Decoder], MessageRecord]
+    messages: Callable[[Sequence[Row], Decoder], list[MessageRecord]]
     checkpoint: Callable[[Row, Decoder], CheckpointRecord]
     tool: Callable[[Row, str, Decoder], DynamicToolRecord]
     goal: Callable[[Row], ThreadGoalRecord]
@@ -302,10 +306,15 @@ FROM ancestors ORDER BY depth DESC
                 checkpoint_from_row,
             )
             self.tool, self.goal, self.job = tool_from_row, goal_from_row, job_from_row
+            self.messages, self.threads = messages_from_rows, threads_from_rows
             return
         # The JSON columns (kept as written) are message 4, checkpoint 2, tool 3.
         self.thread = lambda row: thread_from_row(unescape(row, ()))
+        self.threads = lambda rows: threads_from_rows([unescape(row, ()) for row in rows])
         self.message = lambda row, decode: message_from_row(unescape(row, (4,)), decode)
+        self.messages = lambda rows, decode: messages_from_rows(
+            [unescape(row, (4,)) for row in rows], decode
+        )
         self.checkpoint = lambda row, decode: checkpoint_from_row(unescape(row, (2,)), decode)
         self.tool = lambda row, thread_id, decode: tool_from_row(
             unescape(row, (3,)), thread_id, decode
@@ -429,8 +438,7 @@ class CoreQueries(TransactionalBackend[C]):
     def list_threads(self, *, include_archived: bool, limit: int) -> list[ThreadMetadata]:
         q = self._core
         sql = q.list_threads_all if include_archived else q.list_threads_live
-        thread = q.thread
-        return [thread(row) for row in self._all("failed to list threads", sql, (limit,))]
+        return q.threads(self._all("failed to list threads", sql, (limit,)))
 
     def iter_threads(self, *, include_archived: bool) -> Iterator[ThreadMetadata]:
         q = self._core
@@ -567,14 +575,12 @@ class CoreQueries(TransactionalBackend[C]):
                     what, q.list_branch_from, {"thread": key, "depth": n - 1, "start": start}
                 ),
             )
-        message = q.message
-        return [message(row, text_decoder) for row in rows]
+        return q.messages(rows, text_decoder)
 
     def _messages(self, what: str, sql: str, thread_id: str) -> list[MessageRecord]:
         q = self._core
-        message = q.message
         rows = self._all(what, sql, (q.dialect.key(thread_id),))
-        return [message(row, text_decoder) for row in rows]
+        return q.messages(rows, text_decoder)
 
     def list_leaf_messages(self, thread_id: str) -> list[MessageRecord]:
         what = f"failed to list leaf messages of thread {thread_id}"
