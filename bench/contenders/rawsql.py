@@ -21,8 +21,7 @@ from typing import Any
 
 from threadloom import ThreadMetadata
 from threadloom.backends.common.queries import CoreStatements
-from threadloom.backends.common.rows import CHECKPOINT_COLUMNS, THREAD_COLUMNS
-from threadloom.backends.sqlite.backend import SQLITE_CORE
+from threadloom.backends.sqlite.backend import APPEND_UNDER_LEAF, SQLITE_CORE
 
 from ..concurrency import run_writers
 from ..workloads import (
@@ -71,17 +70,8 @@ _INSERT_MESSAGE = (
     "parent_entry_id) VALUES (?, ?, ?, ?, ?, ?)"
 )
 _SET_LEAF = "UPDATE threads SET current_leaf_id = ? WHERE id = ?"
-_LEAF = "SELECT current_leaf_id FROM threads WHERE id = ?"
-_SAVE_CHECKPOINT = (
-    "INSERT OR REPLACE INTO checkpoints(thread_id, checkpoint_id, state_json, "
-    "created_at) VALUES (?, ?, ?, ?)"
-)
-_LOAD_LATEST = (
-    f"SELECT {CHECKPOINT_COLUMNS} FROM checkpoints WHERE thread_id = ?1 "
-    "AND created_at = (SELECT MAX(created_at) FROM checkpoints WHERE thread_id = ?1) "
-    "ORDER BY rowid DESC LIMIT 1"
-)
-_GET_THREAD = f"SELECT {THREAD_COLUMNS} FROM threads WHERE id = ?"
+_LOAD_LATEST = _SQL.latest_checkpoint
+_GET_THREAD = _SQL.get_thread
 
 
 def _connect(db: Path, durability: str) -> sqlite3.Connection:
@@ -138,9 +128,8 @@ class _Floor:
         conn = self.conn
         item_json = fast_dumps(item)
         conn.execute("BEGIN IMMEDIATE")
-        leaf = conn.execute(_LEAF, (thread_id,)).fetchone()[0]
         new_id = conn.execute(
-            _INSERT_MESSAGE, (thread_id, "user", CONTENT, item_json, BASE_TIME, leaf)
+            APPEND_UNDER_LEAF, ("user", CONTENT, item_json, BASE_TIME, thread_id)
         ).lastrowid
         conn.execute(_SET_LEAF, (new_id, thread_id))
         conn.execute("COMMIT")
@@ -170,8 +159,7 @@ class _Floor:
         conn = self.conn
         state_json = fast_dumps(state)
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute(_LEAF, (thread_id,)).fetchone()
-        conn.execute(_SAVE_CHECKPOINT, (thread_id, name, state_json, BASE_TIME))
+        conn.execute(_SQL.save_checkpoint, (name, state_json, BASE_TIME, thread_id))
         conn.execute("COMMIT")
 
     def load_latest(self, thread_id: str) -> tuple[Any, ...]:

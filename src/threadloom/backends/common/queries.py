@@ -387,9 +387,11 @@ class CoreQueries(TransactionalBackend[C]):
         """Read every row."""
 
     @abstractmethod
-    def _writing(self, what: str) -> AbstractContextManager[C]:
-        """A connection for one writing statement (SQLite: a write transaction;
-        PostgreSQL: the statement alone, atomic by itself)."""
+    def _writing(self, what: str, *, checked: bool = False) -> AbstractContextManager[C]:
+        """A connection for one writing statement (SQLite: a write transaction, or
+        inside one the statement alone; PostgreSQL: the statement alone, atomic by
+        itself). ``checked``: Python code may still refuse the statement's result,
+        so a SQLite block inside a transaction needs its savepoint."""
 
     def _insert_returning_id(self, conn: C, params: Sequence[Any]) -> int:
         """Insert a message and give its new id (``RETURNING id``; SQLite overrides)."""
@@ -412,7 +414,7 @@ class CoreQueries(TransactionalBackend[C]):
         """Run one writing statement; its first returned row, which ``check`` (if given)
         sees before the write is final: raising rolls a SQLite write back (PostgreSQL's
         typed columns refuse what the checks look for before they could run)."""
-        with self._writing(what) as conn:
+        with self._writing(what, checked=check is not None) as conn:
             row: Row | None = conn.execute(sql, params).fetchone()
             if check is not None and row is not None:
                 check(row)
