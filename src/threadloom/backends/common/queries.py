@@ -209,6 +209,9 @@ class CoreStatements:
 
         # -- messages
         self.message_thread = f"SELECT thread_id FROM messages WHERE id = {p}"
+        self.message_parent = (
+            f"SELECT parent_entry_id FROM messages WHERE id = {p} AND thread_id = {p}"
+        )
         self.insert_message = (
             "INSERT INTO messages (thread_id, role, content, item_json, created_at, "
             f"parent_entry_id) VALUES ({p}, {p}, {p}, {p}{json_in}, {p}, {p}) RETURNING id"
@@ -566,10 +569,32 @@ class CoreQueries(TransactionalBackend[C]):
         what = f"failed to list messages of thread {thread_id}"
         key = q.dialect.key(thread_id)
         rows = self._all(what, q.list_branch, {"thread": key, "depth": limit - 1})
+        return q.messages(self._finish_walk(what, thread_id, key, rows, limit), text_decoder)
+
+    def list_messages_before(
+        self, thread_id: str, message_id: int, limit: int
+    ) -> list[MessageRecord]:
+        q = self._core
+        what = f"failed to list messages of thread {thread_id} before message {message_id}"
+        key = q.dialect.key(thread_id)
+        row = self._one(what, q.message_parent, (message_id, key))
+        if row is None:
+            raise NotFound(f"message {message_id} not found in thread {thread_id}")
+        parent = row[0]
+        if parent is None or limit == 0:
+            return []
+        params = {"thread": key, "depth": limit - 1, "start": parent}
+        rows = self._all(what, q.list_branch_from, params)
+        return q.messages(self._finish_walk(what, thread_id, key, rows, limit), text_decoder)
+
+    def _finish_walk(
+        self, what: str, thread_id: str, key: str, rows: list[Any], limit: int
+    ) -> list[Any]:
+        """``rows`` of a decreasing-id walk, finished by the careful walk if a link
+        that does not go to an older message stopped it (rare: kept off the common path)."""
         if rows and len(rows) < limit and rows[0][PARENT] is not None:
-            # The walk met a link that does not go to an older message: rare, so the
-            # careful walk (cycle detection) is kept off the common path.
-            rows = finish_branch(
+            q = self._core
+            return finish_branch(
                 thread_id,
                 rows,
                 limit,
@@ -577,7 +602,7 @@ class CoreQueries(TransactionalBackend[C]):
                     what, q.list_branch_from, {"thread": key, "depth": n - 1, "start": start}
                 ),
             )
-        return q.messages(rows, text_decoder)
+        return rows
 
     def _messages(self, what: str, sql: str, thread_id: str) -> list[MessageRecord]:
         q = self._core
