@@ -23,9 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from .contenders import Contender, default_contenders
-from .workloads import Fixtures, Sample, Workload, workloads
+from .workloads import SCALE_MESSAGES, Fixtures, Sample, Workload, workloads
 
-__all__ = ["Results", "main", "run_suite"]
+__all__ = ["FLOOR_TARGET", "Results", "main", "run_suite"]
+
+#: Each operation's cost at most this many times the raw-SQL floor's (issue 16).
+FLOOR_TARGET = 1.2
 
 
 @dataclass
@@ -45,6 +48,8 @@ class Results:
     internals: list[str] | None = None
     #: The async API section (``bench/async_api.py``), if run.
     async_api: list[str] | None = None
+    #: Paging a long branch (``bench/paging.py``), if run.
+    paging: dict[str, Any] | None = None
     started: float = 0.0
     seconds: float = 0.0
 
@@ -128,16 +133,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-profile", action="store_true", help="skip profiles of gaps")
     parser.add_argument("--out", type=Path, default=Path("docs"), help="report directory")
     parser.add_argument("--workdir", type=Path, default=None, help="scratch (default: a temp dir)")
+    parser.add_argument(
+        "--messages",
+        type=int,
+        default=SCALE_MESSAGES,
+        help="messages in the largest database of the flatness points "
+        "(append@..., read_branch@...; 0 leaves them out)",
+    )
     args = parser.parse_args(argv)
 
     from .report import write_report
     from .sweep import depth_sweep
 
-    suite = workloads(args.scale)
+    suite = workloads(args.scale, args.messages)
     wanted: set[str] = set()
     if args.only:
         wanted = set(args.only.split(","))
-        suite = [w for w in suite if w.key in wanted or w.family in wanted]
+        suite = [w for w in suite if wanted & {w.key, w.family, w.group}]
     contenders = default_contenders(original=not args.no_original, peers=not args.no_peers)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="threadloom-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -154,6 +166,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             log("workflow replay lookup with 100,000 leaf runs")
             results.replay = replay_benchmark(workdir / "replay" / "state.db")
+        if not args.only or "paging" in wanted:
+            from . import paging
+
+            log("paging: reading 10,000- and 100,000-message branches whole and by pages")
+            results.paging = paging.run_benchmark(workdir / "paging")
         if not args.only or "internals" in wanted:
             from . import internals
 
@@ -171,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     ours = results.median_us(w.key, f"threadloom {level}")
                     floor = results.median_us(w.key, f"raw SQL {level}")
                     lib = by_name.get(f"threadloom {level}")
-                    if ours and floor and lib and ours > 1.5 * floor:
+                    if ours and floor and lib and ours > FLOOR_TARGET * floor:
                         log(f"profiling {w.key} at {level} ({ours / floor:.2f}x the floor)")
                         results.profiles[f"{w.key} ({level})"] = profile_workload(
                             lib, w, workdir / f"prof-{w.key}-{level}"

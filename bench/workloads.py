@@ -19,6 +19,8 @@ from threadloom import StateStore, ThreadMetadata
 __all__ = [
     "BASE_TIME",
     "CONTENT",
+    "SCALE_MESSAGES",
+    "THREADLOOM_ONLY",
     "THREAD_ID",
     "Fixtures",
     "Sample",
@@ -54,6 +56,8 @@ class Workload:
         original_ops: Timed operations for the original, when it is far slower per op
             (a name lookup at 100,000 entries reads the whole index file).
         unit_note: What one "op" is, for the report.
+        group: ``"scale"`` for the database-size points of the flatness plot (only
+            threadloom and the raw floor run them), ``"core"`` for the rest.
     """
 
     key: str
@@ -62,6 +66,24 @@ class Workload:
     ops: int
     original_ops: int | None = None
     unit_note: str = ""
+    group: str = "core"
+
+
+#: Families whose workloads only threadloom (both backends) and the raw floor run:
+#: the recommended one-transaction turn has no equivalent in the original, and the
+#: database-size points are about threadloom's own curve.
+THREADLOOM_ONLY = frozenset({"turn_tx", "append_at", "read_branch_at", "pg_threads"})
+
+#: Database sizes (messages) of the flatness points; ``--messages`` sets the largest.
+SCALE_MESSAGES = 1_000_000
+
+
+def _size_label(size: int) -> str:
+    if size >= 1_000_000 and size % 1_000_000 == 0:
+        return f"{size // 1_000_000}M"
+    if size >= 1_000 and size % 1_000 == 0:
+        return f"{size // 1_000}k"
+    return str(size)
 
 
 @dataclass
@@ -78,12 +100,41 @@ class Sample:
         return self.seconds * 1e6 / self.ops if self.ops else float("nan")
 
 
-def workloads(scale: float = 1.0) -> list[Workload]:
-    """The suite; ``scale`` shrinks every count (the smoke test runs at a tiny scale)."""
+def workloads(scale: float = 1.0, messages: int = SCALE_MESSAGES) -> list[Workload]:
+    """The suite; ``scale`` shrinks every count (the smoke test runs at a tiny scale).
+
+    Args:
+        scale: Multiplies every op count and fixture size.
+        messages: Messages in the largest database of the flatness points
+            (``append@...``, ``read_branch@...``); 0 leaves those points out.
+    """
 
     def n(value: int, floor: int = 2) -> int:
         return max(floor, int(value * scale))
 
+    scale_points: list[Workload] = []
+    if messages:
+        small, big = n(10_000, 300), n(messages, 600)
+        for size in dict.fromkeys((small, big)):
+            label = _size_label(size)
+            scale_points += [
+                Workload(
+                    f"append@{label}",
+                    "append_at",
+                    size,
+                    n(5_000),
+                    unit_note=f"append_message, {label} messages stored",
+                    group="scale",
+                ),
+                Workload(
+                    f"read_branch@{label}",
+                    "read_branch_at",
+                    size,
+                    n(300),
+                    unit_note=f"list_messages(200), {label} messages stored",
+                    group="scale",
+                ),
+            ]
     return [
         Workload("append", "append", 1, n(10_000), unit_note="one append_message"),
         Workload(
@@ -121,6 +172,13 @@ def workloads(scale: float = 1.0) -> list[Workload]:
         Workload("fork", "fork", n(1_000, 20), n(2_000), unit_note="fork_at_message"),
         Workload("turn", "turn", 1, n(2_000), unit_note="get+upsert thread, append, save 'latest'"),
         Workload(
+            "turn_tx",
+            "turn_tx",
+            1,
+            n(2_000),
+            unit_note="the same turn inside one store.transaction()",
+        ),
+        Workload(
             "resume", "resume", n(10_000, 600), n(200), unit_note="list_messages(500)+load latest"
         ),
         *(
@@ -134,6 +192,17 @@ def workloads(scale: float = 1.0) -> list[Workload]:
             )
             for k in (1, 2, 4, 8)
         ),
+        *(
+            Workload(
+                f"pg_threads@{k}",
+                "pg_threads",
+                k,
+                n(1_000),
+                unit_note="append from k threads of one process; cost = 1/total throughput",
+            )
+            for k in (1, 8)
+        ),
+        *scale_points,
     ]
 
 
@@ -194,6 +263,51 @@ def random_picks(count: int, upper: int, seed: int = 7) -> list[int]:
     return [rng.randint(1, upper) for _ in range(count)]
 
 
+#: A chain fixture's messages past this many are written in bulk (``_extend_chain``):
+#: a million appends through the API would take minutes of a ~5-minute run.
+_APPENDED = 10_000
+
+
+def _extend_chain(db: Path, size: int) -> None:
+    """Append messages ``_APPENDED..size-1`` to the bench thread's chain in bulk.
+
+    The rows are those ``append_message`` writes (each the child of the one before,
+    the same content, item text and clock), inserted in one transaction; the thread's
+    leaf moves to the last one.
+    """
+    from threadloom._json import encode_json
+
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        (leaf,) = conn.execute(
+            "SELECT current_leaf_id FROM threads WHERE id = ?", (THREAD_ID,)
+        ).fetchone()
+        first = leaf + 1
+        conn.executemany(
+            "INSERT INTO messages (id, thread_id, role, content, item_json, created_at, "
+            "parent_entry_id) VALUES (?, ?, 'user', ?, ?, ?, ?)",
+            (
+                (
+                    first + k,
+                    THREAD_ID,
+                    CONTENT,
+                    encode_json(message_item(i), "item"),
+                    BASE_TIME,
+                    first + k - 1,
+                )
+                for k, i in enumerate(range(_APPENDED, size))
+            ),
+        )
+        conn.execute(
+            "UPDATE threads SET current_leaf_id = ? WHERE id = ?",
+            (first + size - _APPENDED - 1, THREAD_ID),
+        )
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
 class Fixtures:
     """Databases built once per run and copied for every repetition.
 
@@ -236,9 +350,11 @@ class Fixtures:
             elif kind == "chain":
                 store.upsert_thread(bench_thread(THREAD_ID))
                 with store.transaction():
-                    for i in range(size):
+                    for i in range(min(size, _APPENDED)):
                         store.append_message(THREAD_ID, "user", CONTENT, message_item(i))
                     store.save_checkpoint(THREAD_ID, "latest", checkpoint_state())
+                if size > _APPENDED:
+                    _extend_chain(db, size)
             elif kind == "threads":
                 with store.transaction():
                     for i in range(size):

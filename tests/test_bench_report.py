@@ -106,3 +106,44 @@ def test_committed_readme_and_report_agree() -> None:
     run = re.search(r"run of (\d+) interleaved repetitions \(([\d.]+) minutes\)", report)
     assert run is not None
     assert f"({run.group(1)} interleaved repetitions, {run.group(2)} minutes" in block
+
+
+def test_issue_16_targets_are_judged_from_the_run() -> None:
+    """turn_tx against the original's turn, the flatness pairs, PostgreSQL threads."""
+    suite = [
+        w
+        for w in workloads(0.001, messages=1_000_000)
+        if w.family in ("turn", "turn_tx", "append_at", "read_branch_at", "pg_threads")
+    ]
+    names = ["threadloom normal", "threadloom full", "original", "threadloom postgres"]
+    results = Results(workloads=suite, contenders=names, reps=1, seconds=60.0)
+
+    def by_size(family: str) -> list[str]:
+        return [w.key for w in sorted(suite, key=lambda w: w.size) if w.family == family]
+
+    (append_small, append_big), (read_small, read_big) = (
+        by_size("append_at"),
+        by_size("read_branch_at"),
+    )
+    costs = {  # µs per op by workload key and contender
+        ("turn", "original"): 4000,
+        ("turn_tx", "threadloom normal"): 80,  # 50x: held
+        ("turn_tx", "threadloom full"): 600,  # 6.7x: missed (needs 8x)
+        (append_small, "threadloom normal"): 40,
+        (append_big, "threadloom normal"): 44,  # 1.1: flat
+        (read_small, "threadloom normal"): 400,
+        (read_big, "threadloom normal"): 520,  # 1.3: not flat
+        ("pg_threads@1", "threadloom postgres"): 400,
+        ("pg_threads@8", "threadloom postgres"): 80,  # 5x the throughput: held
+    }
+    for (key, name), us in costs.items():
+        results.samples[(key, name)] = [Sample(ops=1000, seconds=us * 1000 / 1e6)]
+    held = [(t[0], t[2]) for t in _targets(results)]
+
+    def verdicts(start: str) -> list[bool | None]:
+        return [h for name, h in held if name.startswith(start)]
+
+    assert verdicts("`turn_tx`") == [True, False]
+    assert verdicts("`append` flat") == [True]
+    assert verdicts("`read_branch(200)` flat") == [False]
+    assert verdicts("`pg_threads`") == [True]

@@ -60,7 +60,14 @@ WRONG_TYPES: dict[str, list[Call]] = {
         lambda s: s.append_message("t", None, "x"),  # type: ignore[arg-type]
     ],
     "fork_at_message": [lambda s: s.fork_at_message(1.5, "user", "x")],  # type: ignore[arg-type]
-    "list_messages": [lambda s: s.list_messages("t", "5")],  # type: ignore[arg-type]
+    "list_messages": [
+        lambda s: s.list_messages("t", "5"),  # type: ignore[arg-type]
+        lambda s: s.list_messages("t", 5, before=1.5),  # type: ignore[arg-type]
+    ],
+    "iter_messages": [
+        lambda s: s.iter_messages(1),  # type: ignore[arg-type]
+        lambda s: s.iter_messages("t", page_size="5"),  # type: ignore[arg-type]
+    ],
     "list_leaf_messages": [lambda s: s.list_leaf_messages(1)],  # type: ignore[arg-type]
     "list_all_messages": [lambda s: s.list_all_messages(1)],  # type: ignore[arg-type]
     "set_current_leaf_id": [lambda s: s.set_current_leaf_id("t", [1])],  # type: ignore[arg-type]

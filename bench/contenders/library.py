@@ -37,6 +37,10 @@ _FIXTURE = {
     "turn": ("thread", 1),
     "resume": ("chain", 0),
     "concurrent": ("threads", 0),
+    "turn_tx": ("thread", 1),
+    "append_at": ("chain", 0),
+    "read_branch_at": ("chain", 0),
+    "pg_threads": ("threads", 0),
 }
 
 
@@ -66,7 +70,10 @@ class ThreadloomContender:
         self.name = f"threadloom {durability}"
 
     def supports(self, workload: Workload) -> bool:
-        return True
+        # The database-size points are about one curve: run at ``normal`` only.
+        if workload.group == "scale":
+            return self.durability == "normal"
+        return workload.family != "pg_threads"
 
     def run(self, workload: Workload, fixtures: Fixtures, workdir: Path) -> Sample:
         db = fixture_for(workload, fixtures, workdir)
@@ -88,13 +95,13 @@ class ThreadloomContender:
     def _run(store: StateStore, w: Workload) -> Sample:
         n = w.ops
         family = w.family
-        if family == "append":
+        if family in ("append", "append_at"):
             items = [message_item(i) for i in range(n)]
             with timed(n) as sample:
                 for item in items:
                     store.append_message(THREAD_ID, "user", CONTENT, item)
             return sample
-        if family == "read_branch":
+        if family in ("read_branch", "read_branch_at"):
             with timed(n) as sample:
                 for _ in range(n):
                     store.list_messages(THREAD_ID, 200)
@@ -141,6 +148,19 @@ class ThreadloomContender:
                     store.upsert_thread(replace(current, updated_at=BASE_TIME + i))
                     store.append_message(THREAD_ID, "user", CONTENT, message_item(i))
                     store.save_checkpoint(THREAD_ID, "latest", states[i])
+            return sample
+        if family == "turn_tx":
+            # The recommended hot path (README, "A turn in one transaction"): the same
+            # four calls, one commit.
+            states = [turn_state(i) for i in range(n)]
+            with timed(n) as sample:
+                for i in range(n):
+                    with store.transaction():
+                        current = store.get_thread(THREAD_ID)
+                        assert current is not None
+                        store.upsert_thread(replace(current, updated_at=BASE_TIME + i))
+                        store.append_message(THREAD_ID, "user", CONTENT, message_item(i))
+                        store.save_checkpoint(THREAD_ID, "latest", states[i])
             return sample
         if family == "resume":
             with timed(n) as sample:

@@ -25,6 +25,7 @@ from typing import IO, Any
 from ..workloads import (
     CONTENT,
     THREAD_ID,
+    THREADLOOM_ONLY,
     Fixtures,
     Sample,
     Workload,
@@ -122,7 +123,7 @@ class OracleContender:
         self.binary = found
 
     def supports(self, workload: Workload) -> bool:
-        return True
+        return workload.family not in THREADLOOM_ONLY
 
     def run(self, workload: Workload, fixtures: Fixtures, workdir: Path) -> Sample:
         w = workload

@@ -190,8 +190,10 @@ class SealedStateStore(StateStore):
             parent, once, role, sealed, sealed_item, self._now()
         )
 
-    def list_messages(self, thread_id: str, limit: int | None = None) -> list[MessageRecord]:
-        return [self._message(m) for m in super().list_messages(thread_id, limit)]
+    def list_messages(
+        self, thread_id: str, limit: int | None = None, *, before: int | str | None = None
+    ) -> list[MessageRecord]:
+        return [self._message(m) for m in super().list_messages(thread_id, limit, before=before)]
 
     def list_leaf_messages(self, thread_id: str) -> list[MessageRecord]:
         return [self._message(m) for m in super().list_leaf_messages(thread_id)]

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._json import JSONValue, encode_json
 from .contract import Backend, MigrationStep, SchemaInfo, ToolRow
-from .errors import InvalidRecord, InvalidType
+from .errors import CorruptData, InvalidRecord, InvalidType
 from .idempotency import DEFAULT_TTL, check_ttl, idempotent_write
 from .records import (
     I64_MAX,
@@ -645,19 +645,71 @@ class StateStore:
             self._now(),
         )
 
-    def list_messages(self, thread_id: str, limit: int | None = None) -> list[MessageRecord]:
+    def list_messages(
+        self, thread_id: str, limit: int | None = None, *, before: int | str | None = None
+    ) -> list[MessageRecord]:
         """The current branch: the newest ``limit`` messages up to the leaf, oldest first.
 
         Args:
             thread_id: The thread.
             limit: How many messages at most (default 500; 0 returns none).
+            before: Keyset pagination: the messages above this one on its branch (its
+                parent and older) instead of those up to the leaf. Pass the first
+                message of the page read before to read the next older page.
 
         Raises:
-            InvalidRecord: ``limit`` is negative (a ``ValueError``).
+            InvalidRecord: ``limit`` is negative (a ``ValueError``), or ``before`` is
+                not an integer.
+            NotFound: ``before`` is not a message of the thread.
             CorruptData: A message item does not parse, or the branch's parent links
                 form a cycle (the error names the thread and the message ids).
         """
-        return self._backend.list_messages(check_str(thread_id, "thread_id"), _limit(limit, 500))
+        thread_id = check_str(thread_id, "thread_id")
+        count = _limit(limit, 500)
+        if before is None:
+            return self._backend.list_messages(thread_id, count)
+        return self._backend.list_messages_before(thread_id, _message_id(before), count)
+
+    def iter_messages(self, thread_id: str, *, page_size: int = 500) -> Iterator[MessageRecord]:
+        """The whole current branch, newest first, read ``page_size`` messages at a time.
+
+        Memory holds one page, however long the branch. Each page continues from the
+        oldest message of the page before it (``list_messages(before=...)``), so
+        messages appended meanwhile do not shift the pages: the iteration covers the
+        branch up to the leaf its first page found.
+
+        Raises:
+            InvalidRecord: ``page_size`` is not a positive integer.
+            CorruptData: A message item does not parse, or the parent links form a
+                cycle (raised when the iteration reaches it).
+        """
+        thread_id = check_str(thread_id, "thread_id")
+        size = _limit(page_size, 500, "page_size")
+        if size == 0:
+            raise InvalidRecord("page_size must be at least 1")
+        return self._iter_messages(thread_id, size)
+
+    def _iter_messages(self, thread_id: str, size: int) -> Iterator[MessageRecord]:
+        # Through list_messages (not the backend) so a subclass's reading applies
+        # (an encrypted store opens each page).
+        page = self.list_messages(thread_id, size)
+        # The first message of each page: a cycle through the parent links (corrupt
+        # data) brings one back, since the walk then repeats with a fixed period.
+        cursors: set[int] = set()
+        while page:
+            yield from reversed(page)
+            oldest = page[0]
+            if len(page) < size or oldest.parent_entry_id is None:
+                return
+            if oldest.id in cursors:
+                raise CorruptData(
+                    f"thread {thread_id} is corrupt: the parent links of its current branch "
+                    f"form a cycle through message {oldest.id}",
+                    table="messages",
+                    row=f"thread_id={thread_id!r}, id={oldest.id}",
+                )
+            cursors.add(oldest.id)
+            page = self.list_messages(thread_id, size, before=oldest.id)
 
     def list_leaf_messages(self, thread_id: str) -> list[MessageRecord]:
         """Messages without children (the tips of every branch), by id."""

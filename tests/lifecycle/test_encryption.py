@@ -82,6 +82,8 @@ def test_content_is_sealed_and_reads_back(make_store: StoreFactory) -> None:
     assert m2.content == "noted" and m2.item is None
     assert store.list_all_messages("t") == [m1, m2]
     assert store.list_leaf_messages("t") == [m2]
+    assert store.list_messages("t", before=m2.id) == [m1]
+    assert list(store.iter_messages("t", page_size=1)) == [m2, m1]
     assert store.load_checkpoint("t").state == {"secret": ["a", "b"]}  # type: ignore[union-attr]
     assert store.list_checkpoints("t")[0].state == {"secret": ["a", "b"]}
     assert store.get_job("j").detail == "customer list"  # type: ignore[union-attr]

@@ -301,19 +301,43 @@ class AsyncStateStore(AsyncStoreCore):
             idempotency_key=idempotency_key,
         )
 
-    async def list_messages(self, thread_id: str, limit: int | None = None) -> list[MessageRecord]:
+    async def list_messages(
+        self, thread_id: str, limit: int | None = None, *, before: int | str | None = None
+    ) -> list[MessageRecord]:
         """The current branch: the newest ``limit`` messages up to the leaf, oldest first.
 
         Args:
             thread_id: The thread.
             limit: How many messages at most (default 500; 0 returns none).
+            before: Keyset pagination: the messages above this one on its branch (its
+                parent and older) instead of those up to the leaf. Pass the first
+                message of the page read before to read the next older page.
 
         Raises:
-            InvalidRecord: ``limit`` is negative (a ``ValueError``).
+            InvalidRecord: ``limit`` is negative (a ``ValueError``), or ``before`` is
+                not an integer.
+            NotFound: ``before`` is not a message of the thread.
             CorruptData: A message item does not parse, or the branch's parent links
                 form a cycle (the error names the thread and the message ids).
         """
-        return await self._read(self._store.list_messages, thread_id, limit)
+        return await self._read(self._store.list_messages, thread_id, limit, before=before)
+
+    def iter_messages(
+        self, thread_id: str, *, page_size: int = 500
+    ) -> AsyncIterator[MessageRecord]:
+        """The whole current branch, newest first, read ``page_size`` messages at a time.
+
+        Memory holds one page, however long the branch. Each page continues from the
+        oldest message of the page before it (``list_messages(before=...)``), so
+        messages appended meanwhile do not shift the pages: the iteration covers the
+        branch up to the leaf its first page found.
+
+        Raises:
+            InvalidRecord: ``page_size`` is not a positive integer.
+            CorruptData: A message item does not parse, or the parent links form a
+                cycle (raised when the iteration reaches it).
+        """
+        return self._iterate(self._store.iter_messages, thread_id, page_size=page_size)
 
     async def list_leaf_messages(self, thread_id: str) -> list[MessageRecord]:
         """Messages without children (the tips of every branch), by id."""

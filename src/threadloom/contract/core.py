@@ -180,6 +180,12 @@ class Backend(
     def list_messages(self, thread_id: str, limit: int) -> list[MessageRecord]:
         """The newest ``limit`` messages of the current branch, oldest first."""
 
+    def list_messages_before(
+        self, thread_id: str, message_id: int, limit: int
+    ) -> list[MessageRecord]:
+        """The ``limit`` messages up the branch above ``message_id`` (its parent and
+        older), oldest first; :class:`NotFound` if the message is not the thread's."""
+
     def list_leaf_messages(self, thread_id: str) -> list[MessageRecord]:
         """Messages without children, by id."""
 

@@ -37,9 +37,11 @@ from .rows import (
     goal_from_row,
     job_from_row,
     message_from_row,
+    messages_from_rows,
     set_from_excluded,
     text_decoder,
     thread_from_row,
+    threads_from_rows,
     tool_from_row,
 )
 from .transactions import TransactionalBackend
@@ -142,7 +144,9 @@ class CoreStatements:
     """
 
     thread: Callable[[Row], ThreadMetadata]
+    threads: Callable[[Sequence[Row]], list[ThreadMetadata]]
     message: Callable[[Row, Decoder], MessageRecord]
+    messages: Callable[[Sequence[Row], Decoder], list[MessageRecord]]
     checkpoint: Callable[[Row, Decoder], CheckpointRecord]
     tool: Callable[[Row, str, Decoder], DynamicToolRecord]
     goal: Callable[[Row], ThreadGoalRecord]
@@ -205,6 +209,9 @@ class CoreStatements:
 
         # -- messages
         self.message_thread = f"SELECT thread_id FROM messages WHERE id = {p}"
+        self.message_parent = (
+            f"SELECT parent_entry_id FROM messages WHERE id = {p} AND thread_id = {p}"
+        )
         self.insert_message = (
             "INSERT INTO messages (thread_id, role, content, item_json, created_at, "
             f"parent_entry_id) VALUES ({p}, {p}, {p}, {p}{json_in}, {p}, {p}) RETURNING id"
@@ -302,10 +309,15 @@ FROM ancestors ORDER BY depth DESC
                 checkpoint_from_row,
             )
             self.tool, self.goal, self.job = tool_from_row, goal_from_row, job_from_row
+            self.messages, self.threads = messages_from_rows, threads_from_rows
             return
         # The JSON columns (kept as written) are message 4, checkpoint 2, tool 3.
         self.thread = lambda row: thread_from_row(unescape(row, ()))
+        self.threads = lambda rows: threads_from_rows([unescape(row, ()) for row in rows])
         self.message = lambda row, decode: message_from_row(unescape(row, (4,)), decode)
+        self.messages = lambda rows, decode: messages_from_rows(
+            [unescape(row, (4,)) for row in rows], decode
+        )
         self.checkpoint = lambda row, decode: checkpoint_from_row(unescape(row, (2,)), decode)
         self.tool = lambda row, thread_id, decode: tool_from_row(
             unescape(row, (3,)), thread_id, decode
@@ -378,9 +390,11 @@ class CoreQueries(TransactionalBackend[C]):
         """Read every row."""
 
     @abstractmethod
-    def _writing(self, what: str) -> AbstractContextManager[C]:
-        """A connection for one writing statement (SQLite: a write transaction;
-        PostgreSQL: the statement alone, atomic by itself)."""
+    def _writing(self, what: str, *, checked: bool = False) -> AbstractContextManager[C]:
+        """A connection for one writing statement (SQLite: a write transaction, or
+        inside one the statement alone; PostgreSQL: the statement alone, atomic by
+        itself). ``checked``: Python code may still refuse the statement's result,
+        so a SQLite block inside a transaction needs its savepoint."""
 
     def _insert_returning_id(self, conn: C, params: Sequence[Any]) -> int:
         """Insert a message and give its new id (``RETURNING id``; SQLite overrides)."""
@@ -403,7 +417,7 @@ class CoreQueries(TransactionalBackend[C]):
         """Run one writing statement; its first returned row, which ``check`` (if given)
         sees before the write is final: raising rolls a SQLite write back (PostgreSQL's
         typed columns refuse what the checks look for before they could run)."""
-        with self._writing(what) as conn:
+        with self._writing(what, checked=check is not None) as conn:
             row: Row | None = conn.execute(sql, params).fetchone()
             if check is not None and row is not None:
                 check(row)
@@ -429,8 +443,7 @@ class CoreQueries(TransactionalBackend[C]):
     def list_threads(self, *, include_archived: bool, limit: int) -> list[ThreadMetadata]:
         q = self._core
         sql = q.list_threads_all if include_archived else q.list_threads_live
-        thread = q.thread
-        return [thread(row) for row in self._all("failed to list threads", sql, (limit,))]
+        return q.threads(self._all("failed to list threads", sql, (limit,)))
 
     def iter_threads(self, *, include_archived: bool) -> Iterator[ThreadMetadata]:
         q = self._core
@@ -556,10 +569,32 @@ class CoreQueries(TransactionalBackend[C]):
         what = f"failed to list messages of thread {thread_id}"
         key = q.dialect.key(thread_id)
         rows = self._all(what, q.list_branch, {"thread": key, "depth": limit - 1})
+        return q.messages(self._finish_walk(what, thread_id, key, rows, limit), text_decoder)
+
+    def list_messages_before(
+        self, thread_id: str, message_id: int, limit: int
+    ) -> list[MessageRecord]:
+        q = self._core
+        what = f"failed to list messages of thread {thread_id} before message {message_id}"
+        key = q.dialect.key(thread_id)
+        row = self._one(what, q.message_parent, (message_id, key))
+        if row is None:
+            raise NotFound(f"message {message_id} not found in thread {thread_id}")
+        parent = row[0]
+        if parent is None or limit == 0:
+            return []
+        params = {"thread": key, "depth": limit - 1, "start": parent}
+        rows = self._all(what, q.list_branch_from, params)
+        return q.messages(self._finish_walk(what, thread_id, key, rows, limit), text_decoder)
+
+    def _finish_walk(
+        self, what: str, thread_id: str, key: str, rows: list[Any], limit: int
+    ) -> list[Any]:
+        """``rows`` of a decreasing-id walk, finished by the careful walk if a link
+        that does not go to an older message stopped it (rare: kept off the common path)."""
         if rows and len(rows) < limit and rows[0][PARENT] is not None:
-            # The walk met a link that does not go to an older message: rare, so the
-            # careful walk (cycle detection) is kept off the common path.
-            rows = finish_branch(
+            q = self._core
+            return finish_branch(
                 thread_id,
                 rows,
                 limit,
@@ -567,14 +602,12 @@ class CoreQueries(TransactionalBackend[C]):
                     what, q.list_branch_from, {"thread": key, "depth": n - 1, "start": start}
                 ),
             )
-        message = q.message
-        return [message(row, text_decoder) for row in rows]
+        return rows
 
     def _messages(self, what: str, sql: str, thread_id: str) -> list[MessageRecord]:
         q = self._core
-        message = q.message
         rows = self._all(what, sql, (q.dialect.key(thread_id),))
-        return [message(row, text_decoder) for row in rows]
+        return q.messages(rows, text_decoder)
 
     def list_leaf_messages(self, thread_id: str) -> list[MessageRecord]:
         what = f"failed to list leaf messages of thread {thread_id}"

@@ -206,7 +206,9 @@ class PostgresBackend(
         with self._conns.call(what) as conn:
             return conn.execute(sql, params).fetchone()
 
-    def _writing(self, what: str) -> AbstractContextManager[psycopg.Connection[Any]]:
+    def _writing(
+        self, what: str, *, checked: bool = False
+    ) -> AbstractContextManager[psycopg.Connection[Any]]:
         # One statement is atomic on its own: no transaction around it.
         return self._conns.call(what, writes=True)
 

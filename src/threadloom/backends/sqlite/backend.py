@@ -25,7 +25,7 @@ from .siblings import held_by_siblings
 from .traces import SqliteTraces
 from .transfer import SqliteTransfer
 
-__all__ = ["SQLITE_CORE", "SqliteBackend"]
+__all__ = ["APPEND_UNDER_LEAF", "SQLITE_CORE", "SqliteBackend"]
 
 
 def _has_table(conn: sqlite3.Connection, name: str) -> bool:
@@ -45,6 +45,16 @@ SQLITE_CORE = CoreDialect("?", ":{}", "rowid", no_limit=-1, greatest="MAX", firs
 _INSERT_MESSAGE = (
     "INSERT INTO messages(thread_id, role, content, item_json, created_at, "
     "parent_entry_id) VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+#: An append's insert under the thread's current leaf: one statement reads the leaf
+#: and inserts (no SELECT first). It inserts nothing when the thread is missing or
+#: its leaf is not a message id (the seed stored any text there); the append then
+#: finds out which, and raises.
+APPEND_UNDER_LEAF = (
+    "INSERT INTO messages(thread_id, role, content, item_json, created_at, "
+    "parent_entry_id) SELECT id, ?, ?, ?, ?, current_leaf_id FROM threads "
+    "WHERE id = ? AND (current_leaf_id IS NULL OR typeof(current_leaf_id) = 'integer')"
 )
 
 
@@ -210,8 +220,10 @@ class SqliteBackend(
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _writing(self, what: str) -> AbstractContextManager[sqlite3.Connection]:
-        return self._conns.write(what)
+    def _writing(
+        self, what: str, *, checked: bool = False
+    ) -> AbstractContextManager[sqlite3.Connection]:
+        return self._conns.write(what) if checked else self._conns.write_statement(what)
 
     # -- what SQLite does its own way ----------------------------------------------
 
@@ -306,16 +318,16 @@ class SqliteBackend(
         self, thread_id: str, role: str, content: str, item_json: str | None, now: int
     ) -> int:
         with self._conns.write(f"failed to append message to thread {thread_id}") as conn:
-            leaf = self._require_thread(conn, thread_id)
-            if leaf is not None and type(leaf) is not int:
+            cursor = conn.execute(APPEND_UNDER_LEAF, (role, content, item_json, now, thread_id))
+            if cursor.rowcount != 1:
+                leaf = self._require_thread(conn, thread_id)
                 raise CorruptData(
                     f"thread {thread_id} has a current_leaf_id that is not a message id: "
                     f"{leaf!r} (run `threadloom repair`)",
                     table="threads",
                     row=f"id={thread_id!r}",
                 )
-            new_id = self._insert_returning_id(
-                conn, (thread_id, role, content, item_json, now, leaf)
-            )
+            new_id = cursor.lastrowid
             conn.execute(self._core.set_leaf, (new_id, thread_id))
+            assert new_id is not None
             return new_id
