@@ -30,6 +30,7 @@ from ..records import (
 )
 from ..session_index import SessionIndex
 from .maintenance import MaintenanceOperations
+from .search import SearchOperations
 from .traces import TraceOperations
 from .transfer import TransferOperations
 
@@ -64,7 +65,9 @@ class SchemaInfo:
     pending: tuple[MigrationStep, ...]
 
 
-class Backend(MaintenanceOperations, TraceOperations, TransferOperations, Protocol):
+class Backend(
+    MaintenanceOperations, TraceOperations, TransferOperations, SearchOperations, Protocol
+):
     """A storage engine for the store's tables."""
 
     #: Where the data lives (a file path, or a DSN without its password).

@@ -18,6 +18,7 @@ from ..common.transactions import read_only_store, schema_info_from, steps_from
 from .connection import ConnectionManager, Durability, translate_errors
 from .jsonl_index import JsonlSessionIndex
 from .maintenance import SqliteMaintenance
+from .search import SqliteSearch
 from .schema import apply_migrations, plan_migrations, prepare_read_only
 from .siblings import held_by_siblings
 from .traces import SqliteTraces
@@ -65,7 +66,7 @@ def _check_version_untouched(path: Path, busy_timeout: float) -> None:
 
 
 class SqliteBackend(
-    CoreQueries[sqlite3.Connection], SqliteTraces, SqliteTransfer, SqliteMaintenance
+    CoreQueries[sqlite3.Connection], SqliteTraces, SqliteTransfer, SqliteMaintenance, SqliteSearch
 ):
     """The store's tables in one SQLite file, with ``session_index.jsonl`` beside it.
 
