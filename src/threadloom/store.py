@@ -745,7 +745,7 @@ class StateStore:
                 match first). Thread hits come first either way.
 
         Returns:
-            The hits: threads whose name or preview matches (most recently updated
+            The hits: threads whose name or preview matches (most recently created
             first), then messages.
 
         Raises:

@@ -98,7 +98,7 @@ class SearchOperations(Protocol):
         """Matching messages of existing threads, in ``order``, one page."""
 
     def search_threads(self, query: Query, filters: SearchFilters, limit: int) -> list[ThreadHitRow]:
-        """Threads whose name or preview matches, most recently updated first."""
+        """Threads whose name or preview matches, newest (most recently created) first."""
 
     def search_status(self) -> SearchIndexStatus:
         """The engine and how far the index has caught up."""

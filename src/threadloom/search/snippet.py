@@ -43,6 +43,38 @@ def make_snippet(
     """
     flat = _SPACE.sub(" ", text[:SCAN_CHARS])
     exact, prefixes = _wanted(query)
+    spans = _ascii_spans(flat, exact, prefixes, width) if flat.isascii() else []
+    if not spans:
+        spans = _spans(flat, exact, prefixes, width)
+    if not spans:
+        return None
+    return _window(text, flat, spans, width)
+
+
+def _ascii_spans(
+    flat: str, exact: frozenset[str], prefixes: tuple[str, ...], width: int
+) -> list[tuple[int, int]]:
+    """Matches in ASCII text, by one regular expression over its lower-cased copy."""
+    words = [re.escape(w) for w in sorted(exact) if w.isascii()]
+    words += [re.escape(p) + "[a-z0-9]*" for p in prefixes if p.isascii()]
+    if not words:
+        return []
+    pattern = re.compile(r"(?<![a-z0-9])(?:" + "|".join(words) + r")(?![a-z0-9])")
+    spans: list[tuple[int, int]] = []
+    limit = None
+    for match in pattern.finditer(flat.lower()):
+        if limit is not None and match.start() >= limit:
+            break
+        spans.append(match.span())
+        if limit is None:
+            limit = max(match.start() - width // 3, 0) + width
+    return spans
+
+
+def _spans(
+    flat: str, exact: frozenset[str], prefixes: tuple[str, ...], width: int
+) -> list[tuple[int, int]]:
+    """Matches token by token (any script; camelCase parts count)."""
     spans: list[tuple[int, int]] = []
     limit = None
     for start, end, toks in raw_tokens(flat):
@@ -54,8 +86,12 @@ def make_snippet(
             spans.append((start, end))
             if limit is None:
                 limit = max(start - width // 3, 0) + width
-    if not spans:
-        return None
+    return spans
+
+
+def _window(
+    text: str, flat: str, spans: list[tuple[int, int]], width: int
+) -> tuple[str, tuple[tuple[int, int], ...]]:
     first = spans[0][0]
     begin = max(first - width // 3, 0)
     if begin > 0:

@@ -37,6 +37,9 @@ _ASCII_SEPARATORS = re.compile(r"[^a-z0-9]+")
 # word (HTTPServer): its parts are indexed too, so "camel" finds "camelCase".
 _CAMEL = re.compile(r"\b[A-Za-z0-9]*(?:[a-z0-9][A-Z]|[A-Z][A-Z][a-z])[A-Za-z0-9]*")
 _CAMEL_PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+# The cheap test first (a hump's capital, found by a character-class scan): most prose
+# has none, and the full pattern backtracks at every word.
+_HUMP = re.compile(r"[A-Z](?:(?<=[a-z0-9][A-Z])|(?<=[A-Z][A-Z])(?=[a-z]))")
 
 
 @cache
@@ -71,6 +74,8 @@ def raw_tokens(text: str) -> Iterator[tuple[int, int, list[str]]]:
 def camel_parts(text: str) -> list[str]:
     """The parts of every camelCase identifier in ``text``, folded."""
     parts: list[str] = []
+    if _HUMP.search(text) is None:
+        return parts
     for word in _CAMEL.findall(text):
         parts.extend(p.lower() for p in _CAMEL_PART.findall(word))
     return parts

@@ -33,13 +33,23 @@ def _item_text(item_json: str | None) -> str:
     return item_text(value)
 
 
-def message_document(content: str, item_json: str | None) -> Document:
-    """The index document of a message (what both engines index for it)."""
+def _as_indexed(text: str, ascii_as_is: bool) -> str:
+    return text if ascii_as_is and text.isascii() else index_text(text)
+
+
+def message_document(content: str, item_json: str | None, *, ascii_as_is: bool = False) -> Document:
+    """The index document of a message (what both engines index for it).
+
+    Args:
+        ascii_as_is: Leave ASCII text unnormalized, for an engine whose tokenizer
+            splits and lower-cases ASCII exactly as :func:`~threadloom.search.text.tokens`
+            does (FTS5's unicode61): the same tokens, without the Python work.
+    """
     item = _item_text(item_json)
     parts = camel_parts(content)
     if item:
         parts += camel_parts(item)
-    return index_text(content), index_text(item), " ".join(parts)
+    return _as_indexed(content, ascii_as_is), _as_indexed(item, ascii_as_is), " ".join(parts)
 
 
 def row_matches(query: Query, content: str, item_json: str | None) -> bool:

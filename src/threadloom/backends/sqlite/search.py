@@ -217,7 +217,8 @@ class SqliteSearch:
             ).fetchall()
             if not rows:
                 return done
-            docs = [(row[0], *message_document(row[1], row[2])) for row in rows]
+            # unicode61 splits and folds ASCII as search/text.py does: ASCII goes in as is.
+            docs = [(row[0], *message_document(row[1], row[2], ascii_as_is=True)) for row in rows]
             with self._conns.write("failed to update the search index") as wconn:
                 current = wconn.execute(
                     f"SELECT value FROM {STATE} WHERE key = 'messages'"
@@ -259,23 +260,25 @@ class SqliteSearch:
         newest = max((r[4] for r in rows if type(r[4]) is int), default=mark)
         if not changed and newest <= mark:
             return
+        docs = [
+            (
+                rowid,
+                thread_id,
+                title,
+                preview,
+                index_text(title or ""),
+                index_text(preview or ""),
+                " ".join(camel_parts(title or "") + camel_parts(preview or "")),
+            )
+            for rowid, thread_id, title, preview, *_ in changed
+        ]
         with self._conns.write("failed to update the search index") as wconn:
-            for rowid, thread_id, title, preview, *_ in changed:
-                wconn.execute(f"DELETE FROM {THREAD_FTS} WHERE rowid = ?", (rowid,))
-                name, prev = title or "", preview or ""
-                wconn.execute(
-                    f"INSERT INTO {THREAD_FTS}(rowid, thread_id, title_raw, preview_raw, name, "
-                    "preview, parts) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        rowid,
-                        thread_id,
-                        title,
-                        preview,
-                        index_text(name),
-                        index_text(prev),
-                        " ".join(camel_parts(name) + camel_parts(prev)),
-                    ),
-                )
+            wconn.executemany(f"DELETE FROM {THREAD_FTS} WHERE rowid = ?", [d[:1] for d in docs])
+            wconn.executemany(
+                f"INSERT INTO {THREAD_FTS}(rowid, thread_id, title_raw, preview_raw, name, "
+                "preview, parts) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                docs,
+            )
             wconn.execute(
                 f"UPDATE {STATE} SET value = MAX(value, ?) WHERE key = 'threads'", (newest,)
             )
@@ -308,9 +311,14 @@ class SqliteSearch:
                 _warn_scan_once()
             mark = 0 if state is None else state["messages"]
             wanted = offset + limit
+            newest = conn.execute("SELECT COALESCE(MAX(id), 0) FROM messages").fetchone()[0]
             # Messages the index does not hold yet (a read-only store or a snapshot
             # cannot index them): matched in Python, newest first, ahead of the rest.
-            tail = list(self._scan(conn, query, filters, above=mark, wanted=wanted))
+            tail = (
+                list(self._scan(conn, query, filters, above=mark, wanted=wanted))
+                if newest > mark
+                else []
+            )
             rows = tail
             if state is not None and len(tail) < wanted:
                 rows += self._indexed(conn, query, filters, order, wanted - len(tail))
@@ -322,7 +330,9 @@ class SqliteSearch:
         f = filter_sql(filters, "?")
         cursor = conn.execute(
             "SELECT m.id, m.thread_id, t.title, m.role, m.content, m.item_json, m.created_at "
-            "FROM messages m JOIN threads t ON t.id = m.thread_id "
+            # CROSS JOIN keeps messages the outer loop (newest first, stopping early);
+            # the planner would otherwise start from the archived index of threads.
+            "FROM messages m CROSS JOIN threads t ON t.id = m.thread_id "
             f"WHERE m.id > ?{f.messages} ORDER BY m.id DESC",
             (above, *f.message_params),
         )
@@ -344,8 +354,8 @@ class SqliteSearch:
             # FTS5 walks its doclists by descending rowid and the joins stop after
             # `wanted` rows: a common word costs no more than a rare one.
             rows = conn.execute(
-                f"SELECT {cols}, -s.rank FROM {FTS} s "
-                "JOIN messages m ON m.id = s.rowid JOIN threads t ON t.id = m.thread_id "
+                f"SELECT {cols}, -s.rank FROM {FTS} s CROSS JOIN messages m ON m.id = s.rowid "
+                "CROSS JOIN threads t ON t.id = m.thread_id "
                 f"WHERE {FTS} MATCH ?{f.messages} ORDER BY s.rowid DESC LIMIT ?",
                 (match, *f.message_params, wanted),
             ).fetchall()
@@ -357,8 +367,8 @@ class SqliteSearch:
             rows = conn.execute(
                 f"WITH r(id, score) AS (SELECT rowid, rank FROM {FTS} WHERE {FTS} MATCH ? "
                 "ORDER BY rank LIMIT ?) "
-                f"SELECT {cols}, -r.score FROM r JOIN messages m ON m.id = r.id "
-                f"JOIN threads t ON t.id = m.thread_id WHERE 1 = 1{f.messages} "
+                f"SELECT {cols}, -r.score FROM r CROSS JOIN messages m ON m.id = r.id "
+                f"CROSS JOIN threads t ON t.id = m.thread_id WHERE 1 = 1{f.messages} "
                 "ORDER BY r.score, m.id DESC LIMIT ?",
                 (match, fetch, *f.message_params, wanted),
             ).fetchall()
@@ -379,11 +389,13 @@ class SqliteSearch:
             if self._state(conn) is None:
                 return self._scan_threads(conn, query, filters, limit)
             rows = conn.execute(
+                # Newest threads first (by rowid, which FTS5 walks lazily): ordering
+                # by updated_at would sort every thread a common word matches.
                 f"SELECT t.id, t.title, t.preview, t.updated_at, -s.rank FROM {THREAD_FTS} s "
-                "JOIN threads t ON t.rowid = s.rowid AND t.id = s.thread_id "
+                "CROSS JOIN threads t ON t.rowid = s.rowid AND t.id = s.thread_id "
                 "AND t.title IS s.title_raw AND t.preview IS s.preview_raw "
                 f"WHERE {THREAD_FTS} MATCH ?{f.threads} "
-                "ORDER BY t.updated_at DESC, t.rowid DESC LIMIT ?",
+                "ORDER BY s.rowid DESC LIMIT ?",
                 (fts5_expression(query), *f.thread_params, limit),
             ).fetchall()
         return [ThreadHitRow(*row) for row in rows]
@@ -397,7 +409,7 @@ class SqliteSearch:
         out: list[ThreadHitRow] = []
         for row in conn.execute(
             "SELECT t.id, t.title, t.preview, t.updated_at FROM threads t "
-            f"WHERE 1 = 1{f.threads} ORDER BY t.updated_at DESC, t.rowid DESC",
+            f"WHERE 1 = 1{f.threads} ORDER BY t.rowid DESC",
             f.thread_params,
         ):
             name, preview = row[1] or "", row[2] or ""
