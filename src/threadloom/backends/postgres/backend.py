@@ -31,6 +31,7 @@ from .connection import PgConnections
 from .maintenance import PgMaintenance
 from .nul import escape, unescape_row
 from .schema import apply_migrations, plan_migrations
+from .search import PgSearch
 from .session_index import PgSessionIndex
 from .traces import PgTraces
 from .transfer import PgTransfer
@@ -73,7 +74,9 @@ PG_CORE = CoreDialect(
 )
 
 
-class PostgresBackend(CoreQueries[psycopg.Connection[Any]], PgTraces, PgTransfer, PgMaintenance):
+class PostgresBackend(
+    CoreQueries[psycopg.Connection[Any]], PgTraces, PgTransfer, PgMaintenance, PgSearch
+):
     """The store's tables in a PostgreSQL schema (the connection's ``search_path``).
 
     Open it with :meth:`open` (``StateStore.open`` does).
@@ -119,6 +122,7 @@ class PostgresBackend(CoreQueries[psycopg.Connection[Any]], PgTraces, PgTransfer
         connect_timeout: float = 5.0,
         prepare_threshold: int | None = 5,
         read_only: bool = False,
+        search_config: str = "simple",
     ) -> PostgresBackend:
         """Open the backend on a DSN, a ``psycopg.Connection`` or a ``ConnectionPool``.
 
@@ -139,6 +143,9 @@ class PostgresBackend(CoreQueries[psycopg.Connection[Any]], PgTraces, PgTransfer
                 transaction mode).
             read_only: Apply no schema step (a schema without our tables is refused) and
                 run everything in ``READ ONLY`` transactions.
+            search_config: The text search configuration of the search index
+                (``simple``: no stemming; ``english``...). Changing it rebuilds the
+                index at the next search.
 
         Raises:
             ThreadloomError: ``target`` is not usable, or the server cannot be reached.
@@ -164,7 +171,11 @@ class PostgresBackend(CoreQueries[psycopg.Connection[Any]], PgTraces, PgTransfer
             synchronous_commit=str(durability) == "full",
             read_only=read_only,
         )
-        return cls(conns, migrate=migrate)
+        if not isinstance(search_config, str):
+            raise InvalidRecord(f"search_config must be a str, got {search_config!r}")
+        backend = cls(conns, migrate=migrate)
+        backend.search_config = search_config
+        return backend
 
     # -- lifecycle ---------------------------------------------------------------
 
