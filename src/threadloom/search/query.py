@@ -118,21 +118,23 @@ def parse(text: str) -> Query:
     groups: list[list[Term]] = []
     excluded: list[Term] = []
     join_next = False
+    last_positive = False  # OR joins two positive terms; after an exclusion it is dropped
     for kind, body, prefix in _items(text):
         if kind == "or":
-            join_next = bool(groups)
+            join_next = last_positive
             continue
         term = _term(body, prefix)
         if term is None:
             continue  # punctuation only ("*", "-", "::"): nothing to match
         if kind.startswith("not-"):
             excluded.append(term)
-            join_next = False
+            last_positive = join_next = False
         elif join_next:
             groups[-1].append(term)
-            join_next = False
+            last_positive, join_next = True, False
         else:
             groups.append([term])
+            last_positive = True
     count = sum(len(g) for g in groups) + len(excluded)
     if count > MAX_TERMS:
         raise InvalidRecord(f"the query has {count} terms; at most {MAX_TERMS} are allowed")
