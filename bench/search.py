@@ -39,14 +39,78 @@ __all__ = ["fill", "main", "run_benchmark"]
 
 _BASE = 1_700_000_000
 # Ordinary words, Zipf-weighted: the first ones are in a large share of the messages.
-_WORDS = (
-    "the file test run error store thread message function value return list check "
-    "change update index table query lock write read open close path config branch "
-    "commit build fails passes works module class method import python sqlite server "
-    "client request response timeout retry cache memory schema column migration "
-    "connection transaction worker process output input result status option default "
-    "parse format string number array object field record event handler signal queue"
-).split()
+_WORDS = [
+    "the",
+    "file",
+    "test",
+    "run",
+    "error",
+    "store",
+    "thread",
+    "message",
+    "function",
+    "value",
+    "return",
+    "list",
+    "check",
+    "change",
+    "update",
+    "index",
+    "table",
+    "query",
+    "lock",
+    "write",
+    "read",
+    "open",
+    "close",
+    "path",
+    "config",
+    "branch",
+    "commit",
+    "build",
+    "fails",
+    "passes",
+    "works",
+    "module",
+    "class",
+    "method",
+    "import",
+    "python",
+    "sqlite",
+    "server",
+    "client",
+    "request",
+    "response",
+    "timeout",
+    "retry",
+    "cache",
+    "memory",
+    "schema",
+    "column",
+    "migration",
+    "connection",
+    "transaction",
+    "worker",
+    "process",
+    "output",
+    "input",
+    "result",
+    "status",
+    "option",
+    "default",
+    "parse",
+    "format",
+    "string",
+    "number",
+    "array",
+    "object",
+    "field",
+    "record",
+    "event",
+    "handler",
+    "signal",
+    "queue",
+]
 _IDENTS = ["snake_case_name", "CamelCaseThing", "src/store.py", "getHTTPResponse", "run_tests"]
 COMMON = "the"
 RARE = "zephyrine"
@@ -92,8 +156,11 @@ def fill(path: Path, messages: int, threads: int, seed: int = 11) -> None:
             item = None
             if n % 3 == 0:
                 item = json.dumps(
-                    {"arguments": json.dumps({"path": "tests/test_store.py"}), "name": "run_tests",
-                     "type": "function_call"},
+                    {
+                        "arguments": json.dumps({"path": "tests/test_store.py"}),
+                        "name": "run_tests",
+                        "type": "function_call",
+                    },
                     sort_keys=True,
                 )
             parent = leaf.get(thread)
@@ -124,6 +191,10 @@ def _timings_ms(call: Callable[[], object], runs: int) -> dict[str, float]:
         "median_ms": round(statistics.median(samples), 3),
         "p95_ms": round(samples[min(len(samples) - 1, int(len(samples) * 0.95))], 3),
     }
+
+
+def _searcher(store: StateStore, query: str, order: str) -> Callable[[], object]:
+    return lambda: store.search(query, order=order)
 
 
 def _index_bytes(path: Path) -> tuple[int, int]:
@@ -192,7 +263,7 @@ def run_benchmark(
         for name, q in (("common", COMMON), ("rare", RARE), ("phrase", PHRASE)):
             for order in ("recent", "relevance"):
                 hits = store.search(q, order=order, limit=20)
-                stats = _timings_ms(lambda q=q, o=order: store.search(q, order=o), queries)
+                stats = _timings_ms(_searcher(store, q, order), queries)
                 result[f"{name}_{order}"] = {**stats, "hits": len(hits)}
         for name, word in (("common", COMMON), ("rare", RARE), ("phrase", "migration lock")):
             result[f"like_{name}"] = _timings_ms(_like_scan(db_path, word), max(queries // 10, 3))

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from threadloom import StateStore, ThreadMetadata
-from threadloom.backends.sqlite import search as sqlite_search
 from tests.support.ops import run_oracle
 from tests.support.shared import require_oracle
+from threadloom import StateStore, ThreadMetadata
+from threadloom.backends.sqlite import search as sqlite_search
 
 
 def _thread_op(tid: str, name: str = "Oracle thread") -> dict[str, Any]:
@@ -25,7 +25,13 @@ def _thread_op(tid: str, name: str = "Oracle thread") -> dict[str, Any]:
 
 
 def _append(tid: str, content: str, item: Any = None) -> dict[str, Any]:
-    return {"op": "append_message", "thread_id": tid, "role": "user", "content": content, "item": item}
+    return {
+        "op": "append_message",
+        "thread_id": tid,
+        "role": "user",
+        "content": content,
+        "item": item,
+    }
 
 
 def _ok(answers: list[dict[str, Any]]) -> list[Any]:
@@ -47,7 +53,11 @@ def test_messages_the_original_writes_and_deletes(tmp_path: Path) -> None:
                 [
                     _thread_op("orig"),
                     _append("orig", "the original wrote a wal message"),
-                    _append("orig", "tool output", {"type": "tool_result", "output": "wal checkpoint done"}),
+                    _append(
+                        "orig",
+                        "tool output",
+                        {"type": "tool_result", "output": "wal checkpoint done"},
+                    ),
                     _thread_op("gone"),
                     _append("gone", "a wal line to delete"),
                 ],
@@ -117,7 +127,10 @@ def test_a_sqlite_without_the_module_still_opens_and_uses_the_file(tmp_path: Pat
     answers = run_oracle(
         oracle,
         db,
-        [_append("t1", "the original, without the module"), {"op": "clear_messages", "thread_id": "t1"}],
+        [
+            _append("t1", "the original, without the module"),
+            {"op": "clear_messages", "thread_id": "t1"},
+        ],
     )
     assert all("ok" in a for a in answers), answers
 
@@ -135,7 +148,7 @@ def test_fallback_scan_without_fts5(tmp_path: Path, monkeypatch: pytest.MonkeyPa
             warnings.simplefilter("always")
             scanned = [(h.message_id, h.snippet) for h in store.search("resume")]
             store.search("wal")
-        assert [str(w.message) for w in seen if w.category is RuntimeWarning][0].startswith(
+        assert next(str(w.message) for w in seen if w.category is RuntimeWarning).startswith(
             "this Python's SQLite has no FTS5"
         )
         assert len([w for w in seen if w.category is RuntimeWarning]) == 1
@@ -162,8 +175,12 @@ def test_read_only_store_scans_what_the_index_lacks(tmp_path: Path) -> None:
 _word = st.text(alphabet="abcdefghijklmnopqrstuvwxyzàéü", min_size=3, max_size=9)
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(secret=_word, fillers=st.lists(st.sampled_from(["lock", "wal", "retry", "cache"]), max_size=5))
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    secret=_word, fillers=st.lists(st.sampled_from(["lock", "wal", "retry", "cache"]), max_size=5)
+)
 def test_found_whoever_wrote_it(tmp_path: Path, secret: str, fillers: list[str]) -> None:
     oracle = require_oracle()
     db = tmp_path / f"{uuid.uuid4().hex}.db"
@@ -172,7 +189,9 @@ def test_found_whoever_wrote_it(tmp_path: Path, secret: str, fillers: list[str])
         mine = store.append_message("mine", "user", " ".join([*fillers, secret.upper()]))
         store.search("lock OR wal OR retry OR cache OR x")
         theirs = _ok(
-            run_oracle(oracle, db, [_thread_op("orig"), _append("orig", " ".join([secret, *fillers]))])
+            run_oracle(
+                oracle, db, [_thread_op("orig"), _append("orig", " ".join([secret, *fillers]))]
+            )
         )[1]
         assert {h.message_id for h in store.search(secret)} == {mine, theirs}
         assert {h.message_id for h in store.search(secret[:2] + "*")} >= {mine, theirs}

@@ -302,7 +302,9 @@ def show_cmd(
 
         around = show_at(store, meta, at, context)
         if wants_json(as_json):
-            emit_json({"thread": meta.to_dict(), "at": at, "messages": [m.to_dict() for m in around]})
+            emit_json(
+                {"thread": meta.to_dict(), "at": at, "messages": [m.to_dict() for m in around]}
+            )
             return
         _print_header(meta, thread_counts(store, [meta.id])[meta.id], on_branch=len(around))
         for message in around:

@@ -12,7 +12,15 @@ from rich.text import Text
 
 from ..records import MessageRecord, SearchHit, ThreadMetadata
 from ..store import StateStore
-from .context import CliError, console, emit_json, json_option, open_store, resolve_thread, wants_json
+from .context import (
+    CliError,
+    console,
+    emit_json,
+    json_option,
+    open_store,
+    resolve_thread,
+    wants_json,
+)
 from .fmt import relative_time, role_text
 from .params import COUNT
 
@@ -57,12 +65,17 @@ def _reindex(store: StateStore, rebuild: bool, as_json: bool) -> None:
             count = store.update_search_index(rebuild=rebuild, progress=step)
     status = store.search_status()
     if as_json:
-        emit_json({"indexed": count, "status": {
-            "engine": status.engine,
-            "indexed_through": status.indexed_through,
-            "newest_message": status.newest_message,
-            "pending": status.pending,
-        }})
+        emit_json(
+            {
+                "indexed": count,
+                "status": {
+                    "engine": status.engine,
+                    "indexed_through": status.indexed_through,
+                    "newest_message": status.newest_message,
+                    "pending": status.pending,
+                },
+            }
+        )
         return
     console().print(
         f"Indexed {count:,} message(s); the {status.engine} index is up to date "
@@ -79,7 +92,10 @@ def _hit_line(hit: SearchHit) -> Text:
         "  ",
     ]
     if hit.message_id is None:
-        parts += [(f"thread {hit.matched_in}", "magenta"), (f" · updated {relative_time(hit.created_at)}", "dim")]
+        parts += [
+            (f"thread {hit.matched_in}", "magenta"),
+            (f" · updated {relative_time(hit.created_at)}", "dim"),
+        ]
     else:
         parts += [
             (f"#{hit.message_id} ", "dim"),
@@ -182,7 +198,7 @@ def search_cmd(
     for hit in hits:
         out.print(_hit_line(hit), soft_wrap=True)
         out.print(_snippet(hit), soft_wrap=True)
-    more = " (more: --page {})".format(page + 1) if len(hits) == limit else ""
+    more = f" (more: --page {page + 1})" if len(hits) == limit else ""
     out.print(
         Text(
             f"page {page} · {len(hits)} hit(s){more} · open one with "
@@ -225,9 +241,7 @@ def branch_around(messages: list[MessageRecord], leaf: int | None, at: int) -> l
     return path
 
 
-def show_at(
-    store: StateStore, meta: ThreadMetadata, at: int, context: int
-) -> list[MessageRecord]:
+def show_at(store: StateStore, meta: ThreadMetadata, at: int, context: int) -> list[MessageRecord]:
     """The messages ``show THREAD --at MESSAGE`` prints: ``context`` before and after.
 
     Raises:

@@ -97,7 +97,9 @@ class SearchOperations(Protocol):
     ) -> list[MessageHitRow]:
         """Matching messages of existing threads, in ``order``, one page."""
 
-    def search_threads(self, query: Query, filters: SearchFilters, limit: int) -> list[ThreadHitRow]:
+    def search_threads(
+        self, query: Query, filters: SearchFilters, limit: int
+    ) -> list[ThreadHitRow]:
         """Threads whose name or preview matches, newest (most recently created) first."""
 
     def search_status(self) -> SearchIndexStatus:

@@ -142,7 +142,7 @@ def parse(text: str) -> Query:
         raise InvalidRecord(
             "the query has no word to search for"
             + (" (only excluded ones)" if excluded else "")
-            + ": give at least one word, \"phrase\" or prefix*"
+            + ': give at least one word, "phrase" or prefix*'
         )
     return Query(tuple(tuple(g) for g in groups), tuple(excluded))
 

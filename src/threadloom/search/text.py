@@ -31,7 +31,8 @@ NORMALIZER_VERSION = 1
 # Scripts written without spaces between words: each character is a token of its own
 # (unigrams), and a query word in them becomes a phrase of its characters.
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\U00020000-\U0002ffff"
-_TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
+# (A letter of those scripts: the ranges hold unassigned code points too.)
+_TOKEN = re.compile(rf"(?=[^\W_])[{_CJK}]|[^\W_{_CJK}]+")
 _ASCII_SEPARATORS = re.compile(r"[^a-z0-9]+")
 # An ASCII identifier with a lower-to-upper hump (camelCase) or an acronym before a
 # word (HTTPServer): its parts are indexed too, so "camel" finds "camelCase".
@@ -45,9 +46,7 @@ _HUMP = re.compile(r"[A-Z](?:(?<=[a-z0-9][A-Z])|(?<=[A-Z][A-Z])(?=[a-z]))")
 @cache
 def _strip_marks() -> dict[int, None]:
     """A ``str.translate`` table deleting every combining mark (built once, lazily)."""
-    return {
-        code: None for code in range(sys.maxunicode + 1) if unicodedata.combining(chr(code))
-    }
+    return {code: None for code in range(sys.maxunicode + 1) if unicodedata.combining(chr(code))}
 
 
 def fold(text: str) -> str:

@@ -176,17 +176,9 @@ class PgSearch:
         while True:
             with self._conns.write(what) as conn:
                 # The state row serializes catch-ups; appends never touch it.
-                mark = int(
-                    conn.execute(
-                        f"SELECT value FROM {STATE} WHERE key = 'messages' FOR UPDATE"
-                    ).fetchone()[0]
-                )
+                mark = _scalar(conn, f"SELECT value FROM {STATE} WHERE key = 'messages' FOR UPDATE")
                 if progress is not None and not total:
-                    total = int(
-                        conn.execute(
-                            "SELECT count(*) FROM messages WHERE id > %s", (mark,)
-                        ).fetchone()[0]
-                    )
+                    total = _scalar(conn, "SELECT count(*) FROM messages WHERE id > %s", (mark,))
                 rows = conn.execute(
                     f"SELECT m.id, m.content, m.item_json::text FROM messages m "
                     f"WHERE m.id > %s AND NOT EXISTS (SELECT 1 FROM {DOCS} d "
@@ -220,11 +212,7 @@ class PgSearch:
         cols = "t.id, t.title, t.preview, t.updated_at, d.title_raw, d.preview_raw"
         join = f"FROM threads t LEFT JOIN {THREAD_DOCS} d ON d.thread_id = t.id"
         with self._conns.write("failed to update the search index") as conn:
-            mark = int(
-                conn.execute(
-                    f"SELECT value FROM {STATE} WHERE key = 'threads' FOR UPDATE"
-                ).fetchone()[0]
-            )
+            mark = _scalar(conn, f"SELECT value FROM {STATE} WHERE key = 'threads' FOR UPDATE")
             if full:
                 rows = conn.execute(f"SELECT {cols} {join}").fetchall()
             else:
@@ -251,7 +239,10 @@ class PgSearch:
                         "previews": [r[2] for r in changed],
                         "c": [index_text(n)[:FIELD_CHARS] for n in names],
                         "i": [index_text(p)[:FIELD_CHARS] for p in previews],
-                        "p": [" ".join(camel_parts(n) + camel_parts(p)) for n, p in zip(names, previews, strict=True)],
+                        "p": [
+                            " ".join(camel_parts(n) + camel_parts(p))
+                            for n, p in zip(names, previews, strict=True)
+                        ],
                     },
                 )
             if newest > mark:
@@ -261,18 +252,17 @@ class PgSearch:
 
     def search_status(self) -> SearchIndexStatus:
         with self._conns.call("failed to read the search index") as conn:
-            newest = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM messages").fetchone()[0])
+            newest = _scalar(conn, "SELECT COALESCE(MAX(id), 0) FROM messages")
             state = self._state(conn, self._config(conn))
             mark = 0 if state is None else state["messages"]
             if state is None:
-                pending = int(conn.execute("SELECT count(*) FROM messages").fetchone()[0])
+                pending = _scalar(conn, "SELECT count(*) FROM messages")
             else:
-                pending = int(
-                    conn.execute(
-                        f"SELECT count(*) FROM messages m WHERE m.id > %s AND NOT EXISTS "
-                        f"(SELECT 1 FROM {DOCS} d WHERE d.message_id = m.id)",
-                        (max(mark - LATE_WINDOW, 0),),
-                    ).fetchone()[0]
+                pending = _scalar(
+                    conn,
+                    f"SELECT count(*) FROM messages m WHERE m.id > %s AND NOT EXISTS "
+                    f"(SELECT 1 FROM {DOCS} d WHERE d.message_id = m.id)",
+                    (max(mark - LATE_WINDOW, 0),),
                 )
         return SearchIndexStatus(
             engine="tsvector", indexed_through=mark, newest_message=newest, pending=pending
@@ -297,13 +287,21 @@ class PgSearch:
             ).fetchall()
         return [
             MessageHitRow(
-                r[0], unescape(r[1]), _opt(r[2]), unescape(r[3]), unescape(r[4]), r[5], r[6],
+                r[0],
+                unescape(r[1]),
+                _opt(r[2]),
+                unescape(r[3]),
+                unescape(r[4]),
+                r[5],
+                r[6],
                 float(r[7]),
             )
             for r in rows
         ]
 
-    def search_threads(self, query: Query, filters: SearchFilters, limit: int) -> list[ThreadHitRow]:
+    def search_threads(
+        self, query: Query, filters: SearchFilters, limit: int
+    ) -> list[ThreadHitRow]:
         f = filter_sql(filters, "%s", escape)
         with self._conns.call("failed to search") as conn:
             config = self._config(conn)
@@ -318,7 +316,8 @@ class PgSearch:
                 (config, tsquery_text(query), *f.thread_params, limit),
             ).fetchall()
         return [
-            ThreadHitRow(unescape(r[0]), _opt(r[1]), unescape(r[2]), r[3], float(r[4])) for r in rows
+            ThreadHitRow(unescape(r[0]), _opt(r[1]), unescape(r[2]), r[3], float(r[4]))
+            for r in rows
         ]
 
     def current_branch_members(self, hits: Mapping[str, Collection[int]]) -> set[int]:
@@ -341,7 +340,11 @@ class PgSearch:
         return found
 
 
+def _scalar(conn: psycopg.Connection[Any], sql: str, params: Any = ()) -> int:
+    row = conn.execute(sql, params).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def _opt(value: str | None) -> str | None:
     return None if value is None else unescape(value)
-
-

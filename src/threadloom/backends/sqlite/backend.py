@@ -18,8 +18,8 @@ from ..common.transactions import read_only_store, schema_info_from, steps_from
 from .connection import ConnectionManager, Durability, translate_errors
 from .jsonl_index import JsonlSessionIndex
 from .maintenance import SqliteMaintenance
-from .search import SqliteSearch
 from .schema import apply_migrations, plan_migrations, prepare_read_only
+from .search import SqliteSearch
 from .siblings import held_by_siblings
 from .traces import SqliteTraces
 from .transfer import SqliteTransfer

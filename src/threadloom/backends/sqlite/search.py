@@ -30,7 +30,6 @@ import sqlite3
 import warnings
 from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
-from typing import Any
 
 from ...contract.search import MessageHitRow, Progress, SearchFilters, ThreadHitRow
 from ...errors import InvalidRecord, ReadOnlyError
@@ -325,7 +324,13 @@ class SqliteSearch:
         return rows[offset:wanted]
 
     def _scan(
-        self, conn: sqlite3.Connection, query: Query, filters: SearchFilters, *, above: int, wanted: int
+        self,
+        conn: sqlite3.Connection,
+        query: Query,
+        filters: SearchFilters,
+        *,
+        above: int,
+        wanted: int,
     ) -> Iterator[MessageHitRow]:
         f = filter_sql(filters, "?")
         cursor = conn.execute(
@@ -342,10 +347,18 @@ class SqliteSearch:
                 break
             if row_matches(query, row[4], row[5]):
                 found += 1
-                yield MessageHitRow(*row, rank=0.0)
+                message_id, thread_id, title, role, content, item_json, created_at = row
+                yield MessageHitRow(
+                    message_id, thread_id, title, role, content, item_json, created_at, 0.0
+                )
 
     def _indexed(
-        self, conn: sqlite3.Connection, query: Query, filters: SearchFilters, order: str, wanted: int
+        self,
+        conn: sqlite3.Connection,
+        query: Query,
+        filters: SearchFilters,
+        order: str,
+        wanted: int,
     ) -> list[MessageHitRow]:
         f = filter_sql(filters, "?")
         match = fts5_expression(query)
@@ -382,7 +395,9 @@ class SqliteSearch:
             fetch *= 8
         return [MessageHitRow(*row) for row in rows]
 
-    def search_threads(self, query: Query, filters: SearchFilters, limit: int) -> list[ThreadHitRow]:
+    def search_threads(
+        self, query: Query, filters: SearchFilters, limit: int
+    ) -> list[ThreadHitRow]:
         f = filter_sql(filters, "?")
         with translate_errors("failed to search", self.path):
             conn = self._conns.connection()
@@ -413,7 +428,11 @@ class SqliteSearch:
             f.thread_params,
         ):
             name, preview = row[1] or "", row[2] or ""
-            fields = [index_text(name).split(), index_text(preview).split(), camel_parts(name + " " + preview)]
+            fields = [
+                index_text(name).split(),
+                index_text(preview).split(),
+                camel_parts(name + " " + preview),
+            ]
             if matches(query, fields):
                 out.append(ThreadHitRow(row[0], row[1], row[2], row[3], 0.0))
                 if len(out) >= limit:
@@ -439,5 +458,3 @@ class SqliteSearch:
                 ).fetchall()
                 found.update(int(r[0]) for r in rows if r[0] in ids)
         return found
-
-
