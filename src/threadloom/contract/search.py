@@ -77,6 +77,7 @@ class SearchOperations(Protocol):
         progress: Progress | None = None,
         thread_ids: Collection[str] = (),
         rebuild: bool = False,
+        wait: bool = True,
     ) -> int:
         """Index what is newer than the watermark, in short transactions of
         ``batch_size`` messages (writers wait for one batch at most); resumable.
@@ -87,9 +88,15 @@ class SearchOperations(Protocol):
             thread_ids: Threads whose name or preview threadloom just wrote (indexed
                 whatever their ``updated_at``).
             rebuild: Drop the index first and build it again from the start.
+            wait: Wait for the write lock as any write does; ``False`` (a search
+                catching up on its way) gives up at once when another writer holds
+                it, raising nothing: the search then covers the rest by a scan.
 
         Returns:
             How many messages were indexed. A read-only store indexes nothing.
+
+        Raises:
+            StoreBusy: ``wait`` and the lock was not had within the busy timeout.
         """
 
     def search_messages(

@@ -109,7 +109,7 @@ def search(
     offset = _count(offset, "offset", 0, 2**31)
     if order not in ORDERS:
         raise InvalidRecord(f"order must be one of {', '.join(ORDERS)}, got {order!r}")
-    backend.search_catch_up(thread_ids=dirty_threads)
+    backend.search_catch_up(thread_ids=dirty_threads, wait=False)
     if limit == 0:
         return []
     hits: list[SearchHit] = []

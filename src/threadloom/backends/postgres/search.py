@@ -154,7 +154,10 @@ class PgSearch:
         progress: Progress | None = None,
         thread_ids: Collection[str] = (),
         rebuild: bool = False,
+        wait: bool = True,
     ) -> int:
+        # Appends never wait on the index's rows, and two catch-ups only wait for
+        # each other's batch: `wait` changes nothing here.
         if batch_size < 1:
             raise InvalidRecord(f"batch_size must be at least 1, got {batch_size}")
         if not self._writable():

@@ -32,7 +32,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 
 from ...contract.search import MessageHitRow, Progress, SearchFilters, ThreadHitRow
-from ...errors import InvalidRecord, ReadOnlyError
+from ...errors import InvalidRecord, ReadOnlyError, StoreBusy
 from ...records import SearchIndexStatus
 from ...search.query import Query, Term
 from ...search.text import NORMALIZER_VERSION, camel_parts, index_text
@@ -172,11 +172,34 @@ class SqliteSearch:
         progress: Progress | None = None,
         thread_ids: Collection[str] = (),
         rebuild: bool = False,
+        wait: bool = True,
     ) -> int:
         if batch_size < 1:
             raise InvalidRecord(f"batch_size must be at least 1, got {batch_size}")
         if not self._writable():
             return 0
+        if wait:
+            return self._catch_up(batch_size, progress, thread_ids, rebuild)
+        conn = self._conns.connection()
+        with translate_errors("failed to update the search index", self.path):
+            saved = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
+            # A search does not queue behind another writer: it scans what the
+            # index lacks instead (see search_messages).
+            conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            return self._catch_up(batch_size, progress, thread_ids, rebuild)
+        except StoreBusy:
+            return 0
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {saved}")
+
+    def _catch_up(
+        self,
+        batch_size: int,
+        progress: Progress | None,
+        thread_ids: Collection[str],
+        rebuild: bool,
+    ) -> int:
         what = "failed to update the search index"
         with translate_errors(what, self.path):
             conn = self._conns.connection()
