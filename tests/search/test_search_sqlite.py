@@ -195,3 +195,30 @@ def test_found_whoever_wrote_it(tmp_path: Path, secret: str, fillers: list[str])
         )[1]
         assert {h.message_id for h in store.search(secret)} == {mine, theirs}
         assert {h.message_id for h in store.search(secret[:2] + "*")} >= {mine, theirs}
+
+
+@settings(
+    max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(secret=_word)
+def test_found_on_postgres_after_copying_what_the_original_wrote(
+    tmp_path: Path, secret: str
+) -> None:
+    """The original only writes SQLite; its messages reach PostgreSQL by `copy`."""
+    from tests.support.pg import drop_schema, new_schema, require_postgres, schema_dsn
+    from threadloom.transfer.copy import copy_store
+
+    oracle = require_oracle()
+    require_postgres()
+    db = tmp_path / f"{uuid.uuid4().hex}.db"
+    StateStore.open(db).close()
+    ids = _ok(run_oracle(oracle, db, [_thread_op("orig"), _append("orig", f"wal {secret} lock")]))
+    schema = new_schema()
+    try:
+        with StateStore.open(db) as source, StateStore.open(schema_dsn(schema)) as target:
+            copy_store(source, target)
+            assert [h.message_id for h in target.search(secret)] == [ids[1]]
+            assert [h.message_id for h in target.search(secret[:2] + "*")] == [ids[1]]
+            assert [h.message_id for h in target.search(f'"wal {secret}"')] == [ids[1]]
+    finally:
+        drop_schema(schema)
