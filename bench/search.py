@@ -29,7 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -124,30 +124,23 @@ def _text(rng: random.Random, weights: list[float], words: int) -> str:
     return " ".join(picked).capitalize() + "."
 
 
-def fill(path: Path, messages: int, threads: int, seed: int = 11) -> None:
-    """Create the store, then bulk-insert threads and messages with plain SQL."""
-    StateStore.open(path).close()  # the schema, as threadloom creates it
+def _rows(
+    messages: int, threads: int, seed: int
+) -> tuple[list[tuple[Any, ...]], Iterator[tuple[Any, ...]], dict[str, int]]:
+    """Thread rows, a generator of message rows, and each thread's leaf (filled as the
+    generator runs)."""
     rng = random.Random(seed)
     weights = [1 / (rank + 1) ** 0.9 for rank in range(len(_WORDS))]
     rare_every = max(messages // 40, 1)
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA synchronous = OFF")
-    conn.execute("BEGIN")
-    conn.executemany(
-        "INSERT INTO threads (id, rollout_path, preview, ephemeral, model_provider, created_at, "
-        "updated_at, status, path, cwd, cli_version, source, title, archived) "
-        "VALUES (?, NULL, ?, 0, 'bench', ?, ?, 'idle', NULL, '/w', '0', 'cli', ?, 0)",
-        (
-            # Names and previews of their own words: the timed queries measure
-            # message search, not thread hits.
-            (f"t{i:06d}", f"Preview {i}", _BASE + i, _BASE + i, f"Session {i}")
-            for i in range(threads)
-        ),
-    )
+    # Names and previews of their own words: the timed queries measure message
+    # search, not thread hits.
+    thread_rows = [
+        (f"t{i:06d}", f"Preview {i}", _BASE + i, _BASE + i, f"Session {i}") for i in range(threads)
+    ]
     per_thread = max(messages // threads, 1)
     leaf: dict[str, int] = {}
 
-    def rows() -> Any:
+    def message_rows() -> Iterator[tuple[Any, ...]]:
         for n in range(1, messages + 1):
             thread = f"t{(n - 1) // per_thread % threads:06d}"
             content = _text(rng, weights, rng.randint(8, 30))
@@ -169,16 +162,62 @@ def fill(path: Path, messages: int, threads: int, seed: int = 11) -> None:
             leaf[thread] = n
             yield (n, thread, "user" if n % 2 else "assistant", content, item, _BASE + n, parent)
 
+    return thread_rows, message_rows(), leaf
+
+
+def fill(path: Path, messages: int, threads: int, seed: int = 11) -> None:
+    """Create the store, then bulk-insert threads and messages with plain SQL."""
+    StateStore.open(path).close()  # the schema, as threadloom creates it
+    thread_rows, message_rows, leaf = _rows(messages, threads, seed)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA synchronous = OFF")
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO threads (id, rollout_path, preview, ephemeral, model_provider, created_at, "
+        "updated_at, status, path, cwd, cli_version, source, title, archived) "
+        "VALUES (?, NULL, ?, 0, 'bench', ?, ?, 'idle', NULL, '/w', '0', 'cli', ?, 0)",
+        thread_rows,
+    )
     conn.executemany(
         "INSERT INTO messages (id, thread_id, role, content, item_json, created_at, "
         "parent_entry_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        rows(),
+        message_rows,
     )
     conn.executemany(
         "UPDATE threads SET current_leaf_id = ? WHERE id = ?", ((v, k) for k, v in leaf.items())
     )
     conn.execute("COMMIT")
     conn.close()
+
+
+def fill_postgres(dsn: str, messages: int, threads: int, seed: int = 11) -> None:
+    """The same data in a PostgreSQL schema (``COPY``)."""
+    import psycopg
+
+    StateStore.open(dsn).close()
+    thread_rows, message_rows, leaf = _rows(messages, threads, seed)
+    with psycopg.connect(dsn) as conn:
+        with conn.cursor().copy(
+            "COPY threads (id, preview, created_at, updated_at, title, ephemeral, "
+            "model_provider, status, cwd, cli_version, source, archived) FROM STDIN"
+        ) as copy:
+            for row in thread_rows:
+                copy.write_row((*row, 0, "bench", "idle", "/w", "0", "cli", 0))
+        with conn.cursor().copy(
+            "COPY messages (id, thread_id, role, content, item_json, created_at, "
+            "parent_entry_id) FROM STDIN"
+        ) as copy:
+            for row in message_rows:
+                copy.write_row(row)
+        conn.execute(
+            "UPDATE threads t SET current_leaf_id = u.leaf FROM unnest(%s::text[], %s::bigint[]) "
+            "AS u(id, leaf) WHERE t.id = u.id",
+            (list(leaf), list(leaf.values())),
+        )
+        conn.execute(
+            "SELECT setval(pg_get_serial_sequence('messages', 'id'), (SELECT max(id) FROM messages))"
+        )
+        conn.execute("ANALYZE")
 
 
 def _timings_ms(call: Callable[[], object], runs: int) -> dict[str, float]:
@@ -211,6 +250,30 @@ def _index_bytes(path: Path) -> tuple[int, int]:
     return int(ours), int(total)
 
 
+def _index_bytes_postgres(dsn: str) -> tuple[int, int]:
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c "
+            "WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'"
+        ).fetchall()
+    ours = sum(size for name, size in rows if name.startswith("threadloom_search"))
+    return int(ours), int(sum(size for _, size in rows))
+
+
+def _like_scan_postgres(dsn: str, word: str) -> Callable[[], object]:
+    import psycopg
+
+    conn = psycopg.connect(dsn, autocommit=True)
+    sql = (
+        "SELECT m.id, m.thread_id, m.content FROM messages m JOIN threads t ON t.id = m.thread_id "
+        "WHERE m.content LIKE %s ORDER BY m.id DESC LIMIT 20"
+    )
+    pattern = f"%{word}%"
+    return lambda: conn.execute(sql, (pattern,)).fetchall()
+
+
 def _like_scan(path: Path, word: str) -> Callable[[], object]:
     conn = sqlite3.connect(path, check_same_thread=False)
     sql = (
@@ -231,14 +294,20 @@ def _append_us(store: StateStore, thread: str, count: int) -> float:
 
 
 def run_benchmark(
-    db_path: Path, *, messages: int = 1_000_000, threads: int = 100_000, queries: int = 50
+    db_path: Path | str, *, messages: int = 1_000_000, threads: int = 100_000, queries: int = 50
 ) -> dict[str, Any]:
-    """Fill a store at ``db_path`` (which must not exist), index it and time searches."""
+    """Fill a store at ``db_path`` (a new SQLite file, or a DSN of an empty PostgreSQL
+    schema), index it and time searches."""
+    postgres = isinstance(db_path, str)
     started = time.perf_counter()
-    fill(db_path, messages, threads)
+    if isinstance(db_path, str):
+        fill_postgres(db_path, messages, threads)
+    else:
+        fill(db_path, messages, threads)
     fill_s = time.perf_counter() - started
     result: dict[str, Any] = {
         "scenario": "search",
+        "backend": "postgres" if postgres else "sqlite",
         "messages": messages,
         "threads": threads,
         "fill_seconds": round(fill_s, 1),
@@ -252,7 +321,9 @@ def run_benchmark(
         result["catch_up_messages"] = indexed
         result["catch_up_seconds"] = round(took, 1)
         result["catch_up_msgs_per_s"] = round(indexed / took)
-        ours, total = _index_bytes(db_path)
+        ours, total = (
+            _index_bytes_postgres(db_path) if isinstance(db_path, str) else _index_bytes(db_path)
+        )
         result["index_mb"] = round(ours / 1e6, 1)
         result["db_mb"] = round(total / 1e6, 1)
         result["index_fraction"] = round(ours / total, 3)
@@ -268,8 +339,30 @@ def run_benchmark(
                 stats = _timings_ms(_searcher(store, q, order), queries)
                 result[f"{name}_{order}"] = {**stats, "hits": len(hits)}
         for name, word in (("common", COMMON), ("rare", RARE), ("phrase", "migration lock")):
-            result[f"like_{name}"] = _timings_ms(_like_scan(db_path, word), max(queries // 10, 3))
+            scan = (
+                _like_scan_postgres(db_path, word)
+                if isinstance(db_path, str)
+                else _like_scan(db_path, word)
+            )
+            result[f"like_{name}"] = _timings_ms(scan, max(queries // 10, 3))
     return result
+
+
+def _on_postgres(dsn: str, messages: int, threads: int, queries: int) -> dict[str, Any]:
+    import uuid
+
+    import psycopg
+
+    schema = f"bench_search_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        sep = "&" if "?" in dsn else "?"
+        target = f"{dsn}{sep}options=-csearch_path%3D{schema}"
+        return run_benchmark(target, messages=messages, threads=threads, queries=queries)
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -279,7 +372,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=100_000, help="threads they belong to")
     parser.add_argument("--queries", type=int, default=50, help="timed searches per query")
     parser.add_argument("--db", type=Path, help="database path (default: a temp dir)")
+    parser.add_argument(
+        "--dsn",
+        help="run on PostgreSQL instead: a server DSN; a fresh schema is made and dropped",
+    )
     args = parser.parse_args(argv)
+    if args.dsn:
+        print(json.dumps(_on_postgres(args.dsn, args.messages, args.threads, args.queries)))
+        return 0
     with tempfile.TemporaryDirectory(prefix="tl-bench-search-") as tmp:
         db = args.db or Path(tmp) / "state.db"
         if db.exists():

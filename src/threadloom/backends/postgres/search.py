@@ -39,6 +39,8 @@ DOCS = "threadloom_search_docs"
 THREAD_DOCS = "threadloom_search_thread_docs"
 #: How far below the watermark a catch-up looks for ids committed late.
 LATE_WINDOW = 1000
+#: Messages indexed by one catch-up after which the index's statistics are renewed.
+ANALYZE_AFTER = 1000
 #: Characters of one field given to to_tsvector (a tsvector holds at most 1 MB).
 FIELD_CHARS = 200_000
 
@@ -92,6 +94,14 @@ class PgSearch:
     #: The text search configuration (``search_config=`` when opening).
     search_config: str = "simple"
     _checked_config = False
+
+    _index_seen = False
+
+    def _index_ready(self, conn: psycopg.Connection[Any]) -> bool:
+        """Whether the index exists for this configuration (asked until it does)."""
+        if not self._index_seen:
+            self._index_seen = self._state(conn, self._config(conn)) is not None
+        return self._index_seen
 
     def _config(self, conn: psycopg.Connection[Any]) -> str:
         if not self._checked_config:
@@ -163,14 +173,45 @@ class PgSearch:
         if not self._writable():
             return 0
         what = "failed to update the search index"
+        keys = [escape(t) for t in thread_ids]
         with self._conns.call("failed to read the search index") as conn:
             config = self._config(conn)
             state = None if rebuild else self._state(conn, config)
+            if state is not None:
+                # Read first, write only when there is something to write: a search
+                # on an index that is up to date costs no transaction and no commit.
+                threads_stale, messages_stale = self._stale(conn, state, keys)
+                if not threads_stale and not messages_stale:
+                    return 0
         if state is None:
             with self._conns.write(what) as conn:
                 self._create(conn, config, rebuild)
+        elif not threads_stale:
+            return self._index_messages(config, batch_size, progress)
         self._sync_threads(config, thread_ids, full=rebuild)
         return self._index_messages(config, batch_size, progress)
+
+    @staticmethod
+    def _stale(
+        conn: psycopg.Connection[Any], state: dict[str, int], keys: list[str]
+    ) -> tuple[bool, bool]:
+        """Whether threads, and messages, wait to be indexed (read without locking)."""
+        row = conn.execute(
+            f"SELECT EXISTS (SELECT 1 FROM threads t LEFT JOIN {THREAD_DOCS} d "
+            "ON d.thread_id = t.id WHERE (t.updated_at >= %(mark)s OR t.id = ANY(%(keys)s)) AND "
+            "(d.thread_id IS NULL OR t.title IS DISTINCT FROM d.title_raw "
+            "OR t.preview IS DISTINCT FROM d.preview_raw OR t.updated_at > %(mark)s)), "
+            # Both sides bounded below: the planner may hash either, never a whole table.
+            f"EXISTS (SELECT 1 FROM messages m WHERE m.id > %(low)s AND NOT EXISTS "
+            f"(SELECT 1 FROM {DOCS} d WHERE d.message_id = m.id AND d.message_id > %(low)s))",
+            {
+                "mark": state["threads"],
+                "keys": keys,
+                "low": max(state["messages"] - LATE_WINDOW, 0),
+            },
+        ).fetchone()
+        assert row is not None
+        return bool(row[0]), bool(row[1])
 
     def _index_messages(self, config: str, batch_size: int, progress: Progress | None) -> int:
         what = "failed to update the search index"
@@ -184,12 +225,13 @@ class PgSearch:
                     total = _scalar(conn, "SELECT count(*) FROM messages WHERE id > %s", (mark,))
                 rows = conn.execute(
                     f"SELECT m.id, m.content, m.item_json::text FROM messages m "
-                    f"WHERE m.id > %s AND NOT EXISTS (SELECT 1 FROM {DOCS} d "
-                    "WHERE d.message_id = m.id) ORDER BY m.id LIMIT %s",
-                    (max(mark - LATE_WINDOW, 0), batch_size),
+                    f"WHERE m.id > %(low)s AND NOT EXISTS (SELECT 1 FROM {DOCS} d "
+                    "WHERE d.message_id = m.id AND d.message_id > %(low)s) "
+                    "ORDER BY m.id LIMIT %(n)s",
+                    {"low": max(mark - LATE_WINDOW, 0), "n": batch_size},
                 ).fetchall()
                 if not rows:
-                    return done
+                    break
                 ids, contents, items, parts = [], [], [], []
                 for message_id, content, item_json in rows:
                     c, i, p = message_document(unescape(content), item_json)
@@ -210,6 +252,13 @@ class PgSearch:
             done += len(rows)
             if progress is not None:
                 progress(done, max(total, done))
+        if done >= ANALYZE_AFTER:
+            # Fresh statistics let the planner choose the GIN index for rare words and
+            # a backward walk of the ids for common ones (and probe, not hash, the
+            # catch-up's look below the watermark).
+            with self._conns.call(what, writes=True) as conn:
+                conn.execute(f"ANALYZE {DOCS}")
+        return done
 
     def _sync_threads(self, config: str, thread_ids: Collection[str], *, full: bool) -> None:
         cols = "t.id, t.title, t.preview, t.updated_at, d.title_raw, d.preview_raw"
@@ -263,9 +312,9 @@ class PgSearch:
             else:
                 pending = _scalar(
                     conn,
-                    f"SELECT count(*) FROM messages m WHERE m.id > %s AND NOT EXISTS "
-                    f"(SELECT 1 FROM {DOCS} d WHERE d.message_id = m.id)",
-                    (max(mark - LATE_WINDOW, 0),),
+                    f"SELECT count(*) FROM messages m WHERE m.id > %(low)s AND NOT EXISTS "
+                    f"(SELECT 1 FROM {DOCS} d WHERE d.message_id = m.id AND d.message_id > %(low)s)",
+                    {"low": max(mark - LATE_WINDOW, 0)},
                 )
         return SearchIndexStatus(
             engine="tsvector", indexed_through=mark, newest_message=newest, pending=pending
@@ -278,7 +327,7 @@ class PgSearch:
         order_by = "d.message_id DESC" if order == "recent" else "rank DESC, m.id DESC"
         with self._conns.call("failed to search") as conn:
             config = self._config(conn)
-            if self._state(conn, config) is None:
+            if not self._index_ready(conn):
                 return []  # a read-only store never indexed: nothing to search yet
             rows = conn.execute(
                 "SELECT m.id, m.thread_id, t.title, m.role, m.content, m.item_json::text, "
@@ -308,7 +357,7 @@ class PgSearch:
         f = filter_sql(filters, "%s", escape)
         with self._conns.call("failed to search") as conn:
             config = self._config(conn)
-            if self._state(conn, config) is None:
+            if not self._index_ready(conn):
                 return []
             rows = conn.execute(
                 f"SELECT t.id, t.title, t.preview, t.updated_at, ts_rank(d.tsv, q) FROM {THREAD_DOCS} d "
