@@ -16,6 +16,7 @@ from bench.report import (
     README_START,
     _target_row,
     _targets,
+    kept_sections,
     readme_summary,
     write_readme_summary,
 )
@@ -106,3 +107,9 @@ def test_committed_readme_and_report_agree() -> None:
     run = re.search(r"run of (\d+) interleaved repetitions \(([\d.]+) minutes\)", report)
     assert run is not None
     assert f"({run.group(1)} interleaved repetitions, {run.group(2)} minutes" in block
+
+
+def test_sections_of_other_workloads_survive_a_rewrite() -> None:
+    text = "# Benchmarks\n\n## Method\n\nx\n\n## Full-text search\n\nfigures\n\n## Later\n"
+    assert kept_sections(text) == "\n## Full-text search\n\nfigures\n"
+    assert kept_sections("# Benchmarks\n## Method\n") == ""
