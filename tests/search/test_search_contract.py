@@ -242,3 +242,19 @@ def test_random_queries_never_raise_a_driver_error(store: StateStore, query: str
         store.append_message("t1", "user", "wal content")
     with contextlib.suppress(InvalidRecord):
         store.search(query)
+
+
+def test_an_interrupted_reindex_resumes(store: StateStore) -> None:
+    _thread(store, "t1")
+    for i in range(5):
+        store.append_message("t1", "user", f"wal {i}")
+
+    def stop(done: int, total: int) -> None:
+        if done >= 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        store.update_search_index(rebuild=True, batch_size=2, progress=stop)
+    assert store.search_status().pending == 3  # the first batch stayed
+    assert store.update_search_index(batch_size=2) == 3
+    assert len(store.search("wal")) == 5
