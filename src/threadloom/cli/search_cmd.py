@@ -78,7 +78,7 @@ def _reindex(store: StateStore, rebuild: bool, as_json: bool) -> None:
         )
         return
     console().print(
-        f"Indexed {count:,} message(s); the {status.engine} index is up to date "
+        f"Indexed {count:,} message(s); the search index is up to date "
         f"through message #{status.indexed_through}."
     )
 
