@@ -576,8 +576,10 @@ class SearchHit(_Record):
             tool output), ``name`` or ``preview``.
         snippet: About 160 characters around the first match, on one line.
         highlights: ``(start, end)`` offsets of the matched words in ``snippet``.
-        rank: Relevance, higher is better (BM25 on SQLite, ``ts_rank`` on
-            PostgreSQL, 0 from the fallback scan); comparable within one search only.
+        rank: With ``order="relevance"``, the score hits are ordered by, higher is
+            better (BM25 on SQLite, ``ts_rank`` on PostgreSQL); comparable within one
+            search only. 0 in the default ``recent`` order (a score needs every match
+            of each word counted first) and from the fallback scan.
     """
 
     thread_id: str

@@ -742,7 +742,10 @@ class StateStore:
             limit: At most this many hits (0 to 1,000).
             offset: Skip this many hits first (for paging).
             order: ``"recent"`` (newest messages first) or ``"relevance"`` (best
-                match first). Thread hits come first either way.
+                match first, among the newest stretch of messages that holds enough
+                matches: 10,000 message ids, widened eightfold until it does, so a
+                word found in most messages is not ranked across all of them).
+                Thread hits come first either way.
 
         Returns:
             The hits: threads whose name or preview matches (most recently created

@@ -39,6 +39,8 @@ DOCS = "threadloom_search_docs"
 THREAD_DOCS = "threadloom_search_thread_docs"
 #: How far below the watermark a catch-up looks for ids committed late.
 LATE_WINDOW = 1000
+#: The newest message ids a relevance search ranks first (then eight times more...).
+RANKED_WINDOW = 10_000
 #: Messages indexed by one catch-up after which the index's statistics are renewed.
 ANALYZE_AFTER = 1000
 #: Characters of one field given to to_tsvector (a tsvector holds at most 1 MB).
@@ -324,19 +326,31 @@ class PgSearch:
         self, query: Query, filters: SearchFilters, *, order: str, limit: int, offset: int
     ) -> list[MessageHitRow]:
         f = filter_sql(filters, "%s", escape)
-        order_by = "d.message_id DESC" if order == "recent" else "rank DESC, m.id DESC"
+        recent = order == "recent"
+        # Newest first: no score (ts_rank reads every match's tsvector). Best first:
+        # among the newest stretch of messages holding enough hits, as on SQLite.
+        score = "0.0" if recent else "ts_rank(d.tsv, q)"
+        order_by = "d.message_id DESC" if recent else "rank DESC, m.id DESC"
         with self._conns.call("failed to search") as conn:
             config = self._config(conn)
             if not self._index_ready(conn):
                 return []  # a read-only store never indexed: nothing to search yet
-            rows = conn.execute(
-                "SELECT m.id, m.thread_id, t.title, m.role, m.content, m.item_json::text, "
-                f"m.created_at, ts_rank(d.tsv, q) AS rank FROM {DOCS} d "
-                "JOIN messages m ON m.id = d.message_id JOIN threads t ON t.id = m.thread_id, "
-                "to_tsquery(%s::regconfig, %s) AS q "
-                f"WHERE d.tsv @@ q{f.messages} ORDER BY {order_by} LIMIT %s OFFSET %s",
-                (config, tsquery_text(query), *f.message_params, limit, offset),
-            ).fetchall()
+            newest = _scalar(conn, f"SELECT COALESCE(MAX(message_id), 0) FROM {DOCS}")
+            window = RANKED_WINDOW
+            while True:
+                low = -1 if recent else newest - window
+                rows = conn.execute(
+                    "SELECT m.id, m.thread_id, t.title, m.role, m.content, m.item_json::text, "
+                    f"m.created_at, {score} AS rank FROM {DOCS} d "
+                    "JOIN messages m ON m.id = d.message_id JOIN threads t ON t.id = m.thread_id, "
+                    "to_tsquery(%s::regconfig, %s) AS q "
+                    f"WHERE d.tsv @@ q AND d.message_id > %s{f.messages} "
+                    f"ORDER BY {order_by} LIMIT %s OFFSET %s",
+                    (config, tsquery_text(query), low, *f.message_params, limit, offset),
+                ).fetchall()
+                if len(rows) >= limit or low < 0:
+                    break
+                window *= 8
         return [
             MessageHitRow(
                 r[0],

@@ -37,7 +37,7 @@ from ...records import SearchIndexStatus
 from ...search.query import Query, Term
 from ...search.text import NORMALIZER_VERSION, camel_parts, index_text
 from ..common.rows import chunks
-from ..common.search import filter_sql, message_document, row_matches
+from ..common.search import FilterSql, filter_sql, message_document, row_matches
 from .connection import ConnectionManager, translate_errors
 
 __all__ = ["SqliteSearch", "fts5_expression"]
@@ -61,6 +61,9 @@ _RANKS = (
     f"INSERT INTO {FTS}({FTS}, rank) VALUES ('rank', 'bm25(1.0, 0.6, 0.4)')",
     f"INSERT INTO {THREAD_FTS}({THREAD_FTS}, rank) VALUES ('rank', 'bm25(0, 0, 0, 1.0, 0.5, 0.3)')",
 )
+
+#: The newest message ids a relevance search ranks first (see SqliteSearch._best).
+RANKED_WINDOW = 10_000
 
 _warned_scan = False
 
@@ -343,7 +346,7 @@ class SqliteSearch:
             )
             rows = tail
             if state is not None and len(tail) < wanted:
-                rows += self._indexed(conn, query, filters, order, wanted - len(tail))
+                rows += self._indexed(conn, query, filters, order, wanted - len(tail), mark)
         return rows[offset:wanted]
 
     def _scan(
@@ -382,41 +385,54 @@ class SqliteSearch:
         filters: SearchFilters,
         order: str,
         wanted: int,
+        newest: int,
     ) -> list[MessageHitRow]:
         f = filter_sql(filters, "?")
         match = fts5_expression(query)
         cols = "m.id, m.thread_id, t.title, m.role, m.content, m.item_json, m.created_at"
         if order == "recent":
             # FTS5 walks its doclists by descending rowid and the joins stop after
-            # `wanted` rows: a common word costs no more than a rare one.
+            # `wanted` rows: a common word costs no more than a rare one. No score:
+            # bm25 counts every match of each term first (its IDF).
             rows = conn.execute(
-                f"SELECT {cols}, -s.rank FROM {FTS} s CROSS JOIN messages m ON m.id = s.rowid "
+                f"SELECT {cols}, 0.0 FROM {FTS} s CROSS JOIN messages m ON m.id = s.rowid "
                 "CROSS JOIN threads t ON t.id = m.thread_id "
                 f"WHERE {FTS} MATCH ?{f.messages} ORDER BY s.rowid DESC LIMIT ?",
                 (match, *f.message_params, wanted),
             ).fetchall()
             return [MessageHitRow(*row) for row in rows]
-        # Best first: FTS5 ranks every match, then the filters and the joins (which
-        # drop deleted messages) may leave fewer than wanted: ask for more until done.
-        fetch = max(wanted * 2, 50)
+        return self._best(conn, match, f, cols, wanted, newest)
+
+    def _best(
+        self,
+        conn: sqlite3.Connection,
+        match: str,
+        f: FilterSql,
+        cols: str,
+        wanted: int,
+        newest: int,
+    ) -> list[MessageHitRow]:
+        """Best matches first, among the newest stretch of messages that holds enough.
+
+        Ranking scores every match in range; a word in most messages would make that
+        seconds. So the range starts at the newest RANKED_WINDOW ids and widens
+        eightfold until it holds ``wanted`` hits (after filters, and after the joins
+        drop deleted messages) or covers every message.
+        """
+        window = RANKED_WINDOW
         while True:
+            low = newest - window
             rows = conn.execute(
                 f"WITH r(id, score) AS (SELECT rowid, rank FROM {FTS} WHERE {FTS} MATCH ? "
-                "ORDER BY rank LIMIT ?) "
+                "AND rowid > ? ORDER BY rank) "
                 f"SELECT {cols}, -r.score FROM r CROSS JOIN messages m ON m.id = r.id "
                 f"CROSS JOIN threads t ON t.id = m.thread_id WHERE 1 = 1{f.messages} "
                 "ORDER BY r.score, m.id DESC LIMIT ?",
-                (match, fetch, *f.message_params, wanted),
+                (match, low, *f.message_params, wanted),
             ).fetchall()
-            if len(rows) >= wanted:
-                break
-            total = conn.execute(
-                f"SELECT COUNT(*) FROM {FTS} WHERE {FTS} MATCH ?", (match,)
-            ).fetchone()[0]
-            if fetch >= total:
-                break
-            fetch *= 8
-        return [MessageHitRow(*row) for row in rows]
+            if len(rows) >= wanted or low <= 0:
+                return [MessageHitRow(*row) for row in rows]
+            window *= 8
 
     def search_threads(
         self, query: Query, filters: SearchFilters, limit: int
