@@ -258,3 +258,22 @@ def test_an_interrupted_reindex_resumes(store: StateStore) -> None:
     assert store.search_status().pending == 3  # the first batch stayed
     assert store.update_search_index(batch_size=2) == 3
     assert len(store.search("wal")) == 5
+
+
+def test_relevance_widens_its_window_until_it_holds_enough(
+    store: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from threadloom.backends.postgres import search as pg_search
+    from threadloom.backends.sqlite import search as sqlite_search
+
+    monkeypatch.setattr(sqlite_search, "RANKED_WINDOW", 2)
+    monkeypatch.setattr(pg_search, "RANKED_WINDOW", 2)
+    _thread(store, "t1")
+    _thread(store, "t2")
+    best = store.append_message("t1", "user", "wal wal wal wal")
+    others = [store.append_message("t2", "user", f"wal and {i} more words here") for i in range(20)]
+    hits = store.search("wal", order="relevance", limit=50)
+    assert {h.message_id for h in hits} == {best, *others}
+    assert hits[0].message_id == best and hits[0].rank > hits[-1].rank > 0
+    assert [h.message_id for h in store.search("wal", order="relevance", thread_id="t1")] == [best]
+    assert all(h.rank == 0 for h in store.search("wal"))
