@@ -277,3 +277,17 @@ def test_relevance_widens_its_window_until_it_holds_enough(
     assert hits[0].message_id == best and hits[0].rank > hits[-1].rank > 0
     assert [h.message_id for h in store.search("wal", order="relevance", thread_id="t1")] == [best]
     assert all(h.rank == 0 for h in store.search("wal"))
+
+
+def test_current_branch_flags_across_threads_in_one_page(store: StateStore) -> None:
+    expected: dict[int, bool] = {}
+    for tid in ("ta", "tb", "tc"):
+        _thread(store, tid)
+        root = store.append_message(tid, "user", f"{tid} wal root")
+        old = store.append_message(tid, "assistant", f"{tid} wal old")
+        new = store.fork_at_message(root, "assistant", f"{tid} wal new")
+        expected.update({root: True, old: False, new: True})
+    store.set_current_leaf_id("tc", old)  # tc back on its first branch
+    expected.update({old: True, new: False})
+    got = {h.message_id: h.on_current_branch for h in store.search("wal", limit=50)}
+    assert got == expected

@@ -387,23 +387,26 @@ class PgSearch:
         ]
 
     def current_branch_members(self, hits: Mapping[str, Collection[int]]) -> set[int]:
-        found: set[int] = set()
+        wanted = {thread_id: ids for thread_id, ids in hits.items() if ids}
+        if not wanted:
+            return set()
+        asked = {i for ids in wanted.values() for i in ids}
         with self._conns.call("failed to read a branch") as conn:
-            for thread_id, ids in hits.items():
-                if not ids:
-                    continue
-                key = escape(thread_id)
-                rows = conn.execute(
-                    "WITH RECURSIVE b(id, parent) AS ("
-                    "SELECT id, parent_entry_id FROM messages WHERE id = "
-                    "(SELECT current_leaf_id FROM threads WHERE id = %s) AND thread_id = %s "
-                    "UNION ALL SELECT m.id, m.parent_entry_id FROM messages m JOIN b "
-                    "ON m.id = b.parent WHERE b.parent < b.id AND b.parent >= %s "
-                    "AND m.thread_id = %s) SELECT id FROM b",
-                    (key, key, min(ids), key),
-                ).fetchall()
-                found.update(int(r[0]) for r in rows if r[0] in ids)
-        return found
+            # Every thread's walk in one statement, each up from its leaf only as far
+            # as the smallest id asked about in that thread.
+            rows = conn.execute(
+                "WITH RECURSIVE b(id, parent, thread_id, low) AS ("
+                "SELECT m.id, m.parent_entry_id, m.thread_id, w.low "
+                "FROM unnest(%s::text[], %s::bigint[]) AS w(thread_id, low) "
+                "JOIN threads t ON t.id = w.thread_id "
+                "JOIN messages m ON m.id = t.current_leaf_id AND m.thread_id = t.id "
+                "UNION ALL SELECT m.id, m.parent_entry_id, m.thread_id, b.low "
+                "FROM messages m JOIN b ON m.id = b.parent "
+                "WHERE b.parent < b.id AND b.parent >= b.low AND m.thread_id = b.thread_id) "
+                "SELECT id FROM b",
+                ([escape(t) for t in wanted], [min(ids) for ids in wanted.values()]),
+            ).fetchall()
+        return {int(r[0]) for r in rows} & asked
 
 
 def _scalar(conn: psycopg.Connection[Any], sql: str, params: Any = ()) -> int:

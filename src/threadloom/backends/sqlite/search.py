@@ -479,21 +479,30 @@ class SqliteSearch:
         return out
 
     def current_branch_members(self, hits: Mapping[str, Collection[int]]) -> set[int]:
-        found: set[int] = set()
+        wanted = {thread_id: ids for thread_id, ids in hits.items() if ids}
+        if not wanted:
+            return set()
+        asked = {i for ids in wanted.values() for i in ids}
+        values = ", ".join(["(?, ?)"] * len(wanted))
+        params = [v for thread_id, ids in wanted.items() for v in (thread_id, min(ids))]
         with translate_errors("failed to read a branch", self.path):
-            conn = self._conns.connection()
-            for thread_id, ids in hits.items():
-                if not ids:
-                    continue
-                # Walk up from the leaf only as far as the smallest id asked about.
-                rows = conn.execute(
-                    "WITH RECURSIVE b(id, parent) AS ("
-                    "SELECT id, parent_entry_id FROM messages WHERE id = "
-                    "(SELECT current_leaf_id FROM threads WHERE id = ?) AND thread_id = ? "
-                    "UNION ALL SELECT m.id, m.parent_entry_id FROM messages m JOIN b "
-                    "ON m.id = b.parent WHERE b.parent < b.id AND b.parent >= ? "
-                    "AND m.thread_id = ?) SELECT id FROM b",
-                    (thread_id, thread_id, min(ids), thread_id),
-                ).fetchall()
-                found.update(int(r[0]) for r in rows if r[0] in ids)
-        return found
+            # Every thread's walk in one statement, each up from its leaf only as far
+            # as the smallest id asked about in that thread (a page has at most 1,000
+            # hits, so the VALUES list stays far below SQLite's parameter limit).
+            rows = (
+                self._conns.connection()
+                .execute(
+                    f"WITH RECURSIVE w(thread_id, low) AS (VALUES {values}), "
+                    "b(id, parent, thread_id, low) AS ("
+                    "SELECT m.id, m.parent_entry_id, m.thread_id, w.low FROM w "
+                    "JOIN threads t ON t.id = w.thread_id "
+                    "JOIN messages m ON m.id = t.current_leaf_id AND m.thread_id = t.id "
+                    "UNION ALL SELECT m.id, m.parent_entry_id, m.thread_id, b.low "
+                    "FROM messages m JOIN b ON m.id = b.parent "
+                    "WHERE b.parent < b.id AND b.parent >= b.low AND m.thread_id = b.thread_id) "
+                    "SELECT id FROM b",
+                    params,
+                )
+                .fetchall()
+            )
+        return {int(r[0]) for r in rows} & asked
