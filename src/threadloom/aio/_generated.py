@@ -486,7 +486,7 @@ class AsyncStateStore(AsyncStoreCore):
             ReadOnlyStore: The store was opened read-only.
             InvalidRecord: ``batch_size`` is below 1.
         """
-        return await self._write(
+        return await self._write_alone(
             self._store.update_search_index,
             rebuild=rebuild,
             batch_size=batch_size,
