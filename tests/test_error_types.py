@@ -104,6 +104,12 @@ WRONG_TYPES: dict[str, list[Call]] = {
         lambda s: s.update_search_index(batch_size="5"),  # type: ignore[arg-type]
         lambda s: s.update_search_index(rebuild="yes"),  # type: ignore[arg-type]
     ],
+    "set_retention_policy": [lambda s: s.set_retention_policy({"older_than_days": 1})],  # type: ignore[arg-type]
+    "run_retention": [
+        lambda s: s.run_retention("all"),  # type: ignore[arg-type]
+        lambda s: s.run_retention(batch_size="5"),  # type: ignore[arg-type]
+        lambda s: s.run_retention(dry_run=1),  # type: ignore[arg-type]
+    ],
 }
 
 #: Public methods that take no argument a caller could get the type of wrong.
@@ -112,6 +118,7 @@ NO_ARGUMENTS = {
     "db_path",
     "compact_session_index",
     "migrate",
+    "retention_policy",
     "schema_info",
     "search_status",
     "session_index_entries",

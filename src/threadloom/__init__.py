@@ -9,6 +9,7 @@ from .aio import AsyncStateStore, AsyncWorkflowStore
 from .errors import (
     Conflict,
     CorruptData,
+    EncryptedData,
     InvalidRecord,
     InvalidType,
     NotFound,
@@ -35,6 +36,7 @@ from .records import (
     ThreadMetadata,
     ThreadStatus,
 )
+from .retention import RetentionPolicy, RetentionReport
 from .session_index import CompactionReport, IndexHealth
 from .store import StateStore
 from .workflows import (
@@ -67,6 +69,7 @@ __all__ = [
     "ControlNodeRun",
     "CorruptData",
     "DynamicToolRecord",
+    "EncryptedData",
     "IndexHealth",
     "InvalidRecord",
     "InvalidType",
@@ -79,6 +82,8 @@ __all__ = [
     "ReadOnlyError",
     "ReadOnlyStore",
     "ReplayOutcome",
+    "RetentionPolicy",
+    "RetentionReport",
     "RunStatus",
     "SchemaError",
     "SearchHit",
