@@ -461,6 +461,23 @@ DESIGN_NOTES = [
 ]
 
 
+#: Sections of ``benchmarks.md`` written from their own workload's run (not this
+#: suite's): a rewrite of the report keeps them as they are, at its end.
+KEPT_SECTIONS = ("## Full-text search",)
+
+
+def kept_sections(text: str) -> str:
+    """The :data:`KEPT_SECTIONS` of a report, each up to the next ``## `` heading."""
+    out = ""
+    for heading in KEPT_SECTIONS:
+        at = text.find("\n" + heading + "\n")
+        if at < 0:
+            continue
+        end = text.find("\n## ", at + 1)
+        out += text[at : end if end >= 0 else len(text)].rstrip("\n") + "\n"
+    return out
+
+
 def write_report(results: Results, out: Path, readme: Path | None = None) -> tuple[Path, Path]:
     """Write ``benchmarks.md`` and ``benchmarks.png`` into ``out``, and the summary.
 
@@ -612,7 +629,8 @@ def write_report(results: Results, out: Path, readme: Path | None = None) -> tup
         "  trips are counted by `tests/postgres/test_round_trips.py` (one each).",
         "",
     ]
-    md.write_text("\n".join(lines), encoding="utf-8")
+    kept = kept_sections(md.read_text(encoding="utf-8")) if md.exists() else ""
+    md.write_text("\n".join(lines) + kept, encoding="utf-8")
     if readme is not None:
         write_readme_summary(readme, readme_summary(targets, results.reps, results.seconds / 60))
     return md, png

@@ -16,6 +16,7 @@ from bench.report import (
     README_START,
     _target_row,
     _targets,
+    kept_sections,
     readme_summary,
     write_readme_summary,
 )
@@ -147,3 +148,9 @@ def test_issue_16_targets_are_judged_from_the_run() -> None:
     assert verdicts("`append` flat") == [True]
     assert verdicts("`read_branch(200)` flat") == [False]
     assert verdicts("`pg_threads`") == [True]
+
+
+def test_sections_of_other_workloads_survive_a_rewrite() -> None:
+    text = "# Benchmarks\n\n## Method\n\nx\n\n## Full-text search\n\nfigures\n\n## Later\n"
+    assert kept_sections(text) == "\n## Full-text search\n\nfigures\n"
+    assert kept_sections("# Benchmarks\n## Method\n") == ""

@@ -104,6 +104,15 @@ WRONG_TYPES: dict[str, list[Call]] = {
     "find_thread_path_by_name_str": [
         lambda s: s.find_thread_path_by_name_str(None)  # type: ignore[arg-type]
     ],
+    "search": [
+        lambda s: s.search(5),  # type: ignore[arg-type]
+        lambda s: s.search("wal", limit="5"),  # type: ignore[arg-type]
+        lambda s: s.search("wal", since="2026-01-01"),  # type: ignore[arg-type]
+    ],
+    "update_search_index": [
+        lambda s: s.update_search_index(batch_size="5"),  # type: ignore[arg-type]
+        lambda s: s.update_search_index(rebuild="yes"),  # type: ignore[arg-type]
+    ],
     "set_retention_policy": [lambda s: s.set_retention_policy({"older_than_days": 1})],  # type: ignore[arg-type]
     "run_retention": [
         lambda s: s.run_retention("all"),  # type: ignore[arg-type]
@@ -120,6 +129,7 @@ NO_ARGUMENTS = {
     "migrate",
     "retention_policy",
     "schema_info",
+    "search_status",
     "session_index_entries",
     "session_index_health",
     "snapshot",

@@ -28,6 +28,8 @@ __all__ = [
     "JobStateRecord",
     "JobStateStatus",
     "MessageRecord",
+    "SearchHit",
+    "SearchIndexStatus",
     "SessionIndexEntry",
     "SessionSource",
     "ThreadGoalRecord",
@@ -556,3 +558,71 @@ class SessionIndexEntry(_Record):
             updated_at=check_i64(_require(d, "updated_at", "entry"), "entry.updated_at"),
             rollout_path=check_path(d.get("rollout_path"), "entry.rollout_path"),
         )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SearchHit(_Record):
+    """One result of :meth:`StateStore.search`: a message, or a thread by its name or preview.
+
+    Attributes:
+        thread_id: The thread.
+        thread_name: Its name (``threads.title``), or ``None``.
+        message_id: The message; ``None`` for a hit on the thread's name or preview.
+        role: The message's role (``None`` for a thread hit).
+        created_at: When the message was written (a thread hit: its ``updated_at``).
+        on_current_branch: The message is on its thread's current branch (a thread
+            hit: ``True``).
+        matched_in: ``content``, ``item`` (text inside the message's item: tool calls,
+            tool output), ``name`` or ``preview``.
+        snippet: About 160 characters around the first match, on one line.
+        highlights: ``(start, end)`` offsets of the matched words in ``snippet``.
+        rank: With ``order="relevance"``, the score hits are ordered by, higher is
+            better (BM25 on SQLite, ``ts_rank`` on PostgreSQL); comparable within one
+            search only. 0 in the default ``recent`` order (a score needs every match
+            of each word counted first) and from the fallback scan.
+    """
+
+    thread_id: str
+    thread_name: str | None
+    message_id: int | None
+    role: str | None
+    created_at: int
+    on_current_branch: bool
+    matched_in: str
+    snippet: str
+    highlights: tuple[tuple[int, int], ...]
+    rank: float
+
+    def marked(self, before: str = "[", after: str = "]") -> str:
+        """The snippet with each match between ``before`` and ``after``."""
+        out: list[str] = []
+        at = 0
+        for start, end in self.highlights:
+            out += [self.snippet[at:start], before, self.snippet[start:end], after]
+            at = end
+        out.append(self.snippet[at:])
+        return "".join(out)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The hit as JSON (``highlights`` as lists of two offsets)."""
+        data = _Record.to_dict(self)
+        data["highlights"] = [list(span) for span in self.highlights]
+        return data
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SearchIndexStatus:
+    """How far the full-text index has caught up (:meth:`StateStore.search_status`).
+
+    Attributes:
+        engine: ``fts5`` (SQLite), ``tsvector`` (PostgreSQL) or ``scan`` (SQLite
+            without FTS5: every search reads every message).
+        indexed_through: The newest message id the index holds (0: none).
+        newest_message: The newest message id in the database.
+        pending: Messages newer than ``indexed_through`` (indexed at the next search).
+    """
+
+    engine: str
+    indexed_through: int
+    newest_message: int
+    pending: int

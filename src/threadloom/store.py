@@ -27,6 +27,8 @@ from .records import (
     DynamicToolRecord,
     JobStateRecord,
     MessageRecord,
+    SearchHit,
+    SearchIndexStatus,
     SessionIndexEntry,
     SessionSource,
     ThreadGoalRecord,
@@ -152,6 +154,9 @@ class StateStore:
         self._now = clock or _wall_clock
         self._workflows: WorkflowStore | None = None
         self._idempotency_ttl = check_ttl(idempotency_ttl)
+        # Threads whose name or preview this store wrote: the search index re-reads
+        # them at the next search, whatever their updated_at.
+        self._search_dirty: set[str] = set()
 
     # -- opening and closing -------------------------------------------------------
 
@@ -392,6 +397,7 @@ class StateStore:
         """
         thread = _check_thread(thread)
         self._backend.upsert_thread(thread)
+        self._search_dirty.add(thread.id)
         self._index.append(
             SessionIndexEntry(
                 thread_id=thread.id,
@@ -941,3 +947,114 @@ class StateStore:
         """
         self._backend.check_writable("failed to compact the session index")
         return self._index.compact(drop=self._backend.deleted_threads if drop_deleted else None)
+
+    # -- full-text search ------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        *,
+        thread_id: str | None = None,
+        role: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        include_archived: bool = False,
+        limit: int = 20,
+        offset: int = 0,
+        order: str = "recent",
+    ) -> list[SearchHit]:
+        """Find messages, and threads by name or preview, across every session.
+
+        The query language: words (all must match), ``"exact phrases"``, ``prefix*``,
+        ``-excluded``, ``this OR that``; case and accents fold, CJK text and code
+        identifiers (``snake_case``, ``CamelCase``, paths) are found. Messages are
+        matched in their content and in the text inside their ``item``. Before it
+        searches, the index takes in whatever was written since the last search
+        (by threadloom or by the original); deleted messages are never hits.
+
+        Args:
+            query: What to look for.
+            thread_id: Only this thread.
+            role: Only messages of this role (no thread hits then).
+            since: Only messages created at or after this Unix time (threads:
+                updated at or after).
+            until: Only messages created at or before this Unix time.
+            include_archived: Also search archived threads.
+            limit: At most this many hits (0 to 1,000).
+            offset: Skip this many hits first (for paging).
+            order: ``"recent"`` (newest messages first) or ``"relevance"`` (best
+                match first, among the newest stretch of messages that holds enough
+                matches: 10,000 message ids, widened eightfold until it does, so a
+                word found in most messages is not ranked across all of them).
+                Thread hits come first either way.
+
+        Returns:
+            The hits: threads whose name or preview matches (most recently created
+            first), then messages.
+
+        Raises:
+            InvalidRecord: The query holds nothing to search for or is too long; an
+                argument is out of range.
+            InvalidType: An argument has the wrong type.
+            StoreBusy: The index could not be brought up to date within the busy
+                timeout.
+        """
+        from .search.run import search
+
+        dirty = self._search_dirty
+        hits = search(
+            self._backend,
+            query,
+            thread_id=thread_id,
+            role=role,
+            since=since,
+            until=until,
+            include_archived=include_archived,
+            limit=limit,
+            offset=offset,
+            order=order,
+            dirty_threads=tuple(dirty),
+        )
+        dirty.clear()
+        return hits
+
+    def update_search_index(
+        self,
+        *,
+        rebuild: bool = False,
+        batch_size: int = 5000,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> int:
+        """Index every message written since the last search (or, ``rebuild``, all).
+
+        Searching does this by itself; call it ahead of time to keep the first
+        search after a large import fast. Works in transactions of ``batch_size``
+        messages, so writers never wait long, and resumes where an interrupted run
+        stopped.
+
+        Args:
+            rebuild: Drop the index and build it again.
+            batch_size: Messages per transaction.
+            progress: Called with (indexed so far, to index) after each batch.
+
+        Returns:
+            How many messages were indexed.
+
+        Raises:
+            ReadOnlyStore: The store was opened read-only.
+            InvalidRecord: ``batch_size`` is below 1.
+        """
+        self._backend.check_writable("failed to update the search index")
+        size = check_i64(batch_size, "batch_size")
+        count = self._backend.search_catch_up(
+            batch_size=size,
+            progress=progress,
+            thread_ids=tuple(self._search_dirty),
+            rebuild=check_bool(rebuild, "rebuild"),
+        )
+        self._search_dirty.clear()
+        return count
+
+    def search_status(self) -> SearchIndexStatus:
+        """The search engine in use and how far its index has caught up (read-only)."""
+        return self._backend.search_status()

@@ -269,6 +269,7 @@ READS: list[tuple[tuple[str, ...], int]] = [
     (("show", M, "--last", "2", "+json"), 0),
     (("show", M, "--full"), 0),
     (("show", M, "--max-lines", "1"), 0),
+    (("show", M, "--at", "4", "--context", "1", "+json"), 0),
     (("show", "flaky ci on macos", "+json"), 0),
     (("show", "tie-b", "--all-branches", "+json"), 0),
     (("show", "tie-c", "+json"), 0),
@@ -362,6 +363,13 @@ WRITES: list[tuple[tuple[str, ...], int]] = [
     (("unarchive", M), 0),
     (("unarchive", OLD[:8]), 0),
     (("delete", CI[:8]), 1),  # the confirmation refused
+    # search writes only its own index; hits, snippets and order are the same on both
+    # (not --json: the rank is BM25 on one, ts_rank on the other).
+    (("search", "wal OR journal"), 0),
+    (("search", "connection*", "--role", "assistant", "--limit", "1", "--page", "2"), 0),
+    (("search", "nul ü"), 0),
+    (("search", "--reindex", "--rebuild"), 0),
+    (("search", '"*"'), 1),
     (("delete", CI[:8], "--yes"), 0),
     (("delete", "tie-b", "-y"), 0),
     (("show", CI[:8]), 1),

@@ -9,7 +9,7 @@ while this file is stale.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 
 from threadloom._json import JSONValue
 from threadloom.aio.core import AsyncStoreCore, AsyncWorkflowCore
@@ -19,6 +19,8 @@ from threadloom.records import (
     DynamicToolRecord,
     JobStateRecord,
     MessageRecord,
+    SearchHit,
+    SearchIndexStatus,
     SessionIndexEntry,
     ThreadGoalRecord,
     ThreadListFilters,
@@ -515,6 +517,105 @@ class AsyncStateStore(AsyncStoreCore):
             ReadOnlyError: Called inside :meth:`snapshot`.
         """
         return await self._write_alone(self._store.compact_session_index, drop_deleted=drop_deleted)
+
+    async def search(
+        self,
+        query: str,
+        *,
+        thread_id: str | None = None,
+        role: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        include_archived: bool = False,
+        limit: int = 20,
+        offset: int = 0,
+        order: str = "recent",
+    ) -> list[SearchHit]:
+        """Find messages, and threads by name or preview, across every session.
+
+        The query language: words (all must match), ``"exact phrases"``, ``prefix*``,
+        ``-excluded``, ``this OR that``; case and accents fold, CJK text and code
+        identifiers (``snake_case``, ``CamelCase``, paths) are found. Messages are
+        matched in their content and in the text inside their ``item``. Before it
+        searches, the index takes in whatever was written since the last search
+        (by threadloom or by the original); deleted messages are never hits.
+
+        Args:
+            query: What to look for.
+            thread_id: Only this thread.
+            role: Only messages of this role (no thread hits then).
+            since: Only messages created at or after this Unix time (threads:
+                updated at or after).
+            until: Only messages created at or before this Unix time.
+            include_archived: Also search archived threads.
+            limit: At most this many hits (0 to 1,000).
+            offset: Skip this many hits first (for paging).
+            order: ``"recent"`` (newest messages first) or ``"relevance"`` (best
+                match first, among the newest stretch of messages that holds enough
+                matches: 10,000 message ids, widened eightfold until it does, so a
+                word found in most messages is not ranked across all of them).
+                Thread hits come first either way.
+
+        Returns:
+            The hits: threads whose name or preview matches (most recently created
+            first), then messages.
+
+        Raises:
+            InvalidRecord: The query holds nothing to search for or is too long; an
+                argument is out of range.
+            InvalidType: An argument has the wrong type.
+            StoreBusy: The index could not be brought up to date within the busy
+                timeout.
+        """
+        return await self._read(
+            self._store.search,
+            query,
+            thread_id=thread_id,
+            role=role,
+            since=since,
+            until=until,
+            include_archived=include_archived,
+            limit=limit,
+            offset=offset,
+            order=order,
+        )
+
+    async def update_search_index(
+        self,
+        *,
+        rebuild: bool = False,
+        batch_size: int = 5000,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> int:
+        """Index every message written since the last search (or, ``rebuild``, all).
+
+        Searching does this by itself; call it ahead of time to keep the first
+        search after a large import fast. Works in transactions of ``batch_size``
+        messages, so writers never wait long, and resumes where an interrupted run
+        stopped.
+
+        Args:
+            rebuild: Drop the index and build it again.
+            batch_size: Messages per transaction.
+            progress: Called with (indexed so far, to index) after each batch.
+
+        Returns:
+            How many messages were indexed.
+
+        Raises:
+            ReadOnlyStore: The store was opened read-only.
+            InvalidRecord: ``batch_size`` is below 1.
+        """
+        return await self._write_alone(
+            self._store.update_search_index,
+            rebuild=rebuild,
+            batch_size=batch_size,
+            progress=progress,
+        )
+
+    async def search_status(self) -> SearchIndexStatus:
+        """The search engine in use and how far its index has caught up (read-only)."""
+        return await self._read(self._store.search_status)
 
 
 class AsyncWorkflowStore(AsyncWorkflowCore):

@@ -273,14 +273,45 @@ def _print_message(message: MessageRecord, max_lines: int, current: bool = False
     help="Lines shown of each message before it is folded.",
 )
 @click.option("--last", type=COUNT, help="Only the last N messages of the branch.")
+@click.option(
+    "--at",
+    "at",
+    type=COUNT,
+    help="Open the branch through this message (a search hit), around it (--context N).",
+)
+@click.option(
+    "--context", default=5, show_default=True, type=COUNT, help="With --at: messages either side."
+)
 @json_option
 def show_cmd(
-    thread: str, all_branches: bool, full: bool, max_lines: int, last: int | None, as_json: bool
+    thread: str,
+    all_branches: bool,
+    full: bool,
+    max_lines: int,
+    last: int | None,
+    at: int | None,
+    context: int,
+    as_json: bool,
 ) -> None:
-    """Show THREAD's conversation on its current branch (or --all-branches)."""
+    """Show THREAD's conversation on its current branch (or --all-branches, or --at)."""
     store = open_store(read_only=True)
     meta = resolve_thread(store, thread)
     lines = 0 if full else max_lines
+    if at is not None:
+        from .search_cmd import show_at
+
+        around = show_at(store, meta, at, context)
+        if wants_json(as_json):
+            emit_json(
+                {"thread": meta.to_dict(), "at": at, "messages": [m.to_dict() for m in around]}
+            )
+            return
+        _print_header(meta, thread_counts(store, [meta.id])[meta.id], on_branch=len(around))
+        for message in around:
+            _print_message(message, lines, current=message.id == meta.current_leaf_id)
+            if message.id == at:
+                console().print(Text(f"▲ #{at}", style="bold yellow"))
+        return
     if all_branches:
         messages = store.list_all_messages(meta.id)
         paths = _branch_paths(messages)

@@ -16,6 +16,7 @@ from .maintenance import (
     ThreadCounts,
     ThreadSize,
 )
+from .search import MessageHitRow, SearchFilters, SearchOperations, ThreadHitRow
 from .traces import TRACE_CHILD_TABLES, TRACE_COLUMNS, TraceOperations, TraceRow, TraceTable
 from .transfer import (
     CheckpointRow,
@@ -36,15 +37,19 @@ __all__ = [
     "Compaction",
     "CopyTable",
     "MaintenanceOperations",
+    "MessageHitRow",
     "MessageRow",
     "MigrationStep",
     "Orphans",
     "Row",
     "RowCount",
     "SchemaInfo",
+    "SearchFilters",
+    "SearchOperations",
     "StorageInfo",
     "TableStats",
     "ThreadCounts",
+    "ThreadHitRow",
     "ThreadImport",
     "ThreadSize",
     "ToolRow",

@@ -31,6 +31,7 @@ from ..records import (
 from ..session_index import SessionIndex
 from .lifecycle import LifecycleOperations
 from .maintenance import MaintenanceOperations
+from .search import SearchOperations
 from .traces import TraceOperations
 from .transfer import TransferOperations
 
@@ -66,7 +67,12 @@ class SchemaInfo:
 
 
 class Backend(
-    MaintenanceOperations, TraceOperations, TransferOperations, LifecycleOperations, Protocol
+    MaintenanceOperations,
+    TraceOperations,
+    TransferOperations,
+    LifecycleOperations,
+    SearchOperations,
+    Protocol,
 ):
     """A storage engine for the store's tables."""
 

@@ -33,6 +33,7 @@ from .connection import PgConnections
 from .maintenance import PgMaintenance
 from .nul import escape, unescape_row
 from .schema import apply_migrations, plan_migrations
+from .search import PgSearch
 from .session_index import PgSessionIndex
 from .traces import PgTraces
 from .transfer import PgTransfer
@@ -76,7 +77,12 @@ PG_CORE = CoreDialect(
 
 
 class PostgresBackend(
-    CoreQueries[psycopg.Connection[Any]], PgTraces, PgTransfer, PgMaintenance, LifecycleQueries
+    CoreQueries[psycopg.Connection[Any]],
+    PgTraces,
+    PgTransfer,
+    PgMaintenance,
+    LifecycleQueries,
+    PgSearch,
 ):
     """The store's tables in a PostgreSQL schema (the connection's ``search_path``).
 
@@ -125,6 +131,7 @@ class PostgresBackend(
         connect_timeout: float = 5.0,
         prepare_threshold: int | None = 5,
         read_only: bool = False,
+        search_config: str = "simple",
     ) -> PostgresBackend:
         """Open the backend on a DSN, a ``psycopg.Connection`` or a ``ConnectionPool``.
 
@@ -145,6 +152,9 @@ class PostgresBackend(
                 transaction mode).
             read_only: Apply no schema step (a schema without our tables is refused) and
                 run everything in ``READ ONLY`` transactions.
+            search_config: The text search configuration of the search index
+                (``simple``: no stemming; ``english``...). Changing it rebuilds the
+                index at the next search.
 
         Raises:
             ThreadloomError: ``target`` is not usable, or the server cannot be reached.
@@ -170,7 +180,11 @@ class PostgresBackend(
             synchronous_commit=str(durability) == "full",
             read_only=read_only,
         )
-        return cls(conns, migrate=migrate)
+        if not isinstance(search_config, str):
+            raise InvalidRecord(f"search_config must be a str, got {search_config!r}")
+        backend = cls(conns, migrate=migrate)
+        backend.search_config = search_config
+        return backend
 
     # -- lifecycle ---------------------------------------------------------------
 

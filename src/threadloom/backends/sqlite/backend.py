@@ -21,6 +21,7 @@ from .connection import ConnectionManager, Durability, translate_errors
 from .jsonl_index import JsonlSessionIndex
 from .maintenance import SqliteMaintenance
 from .schema import apply_migrations, plan_migrations, prepare_read_only
+from .search import SqliteSearch
 from .siblings import held_by_siblings
 from .traces import SqliteTraces
 from .transfer import SqliteTransfer
@@ -82,6 +83,7 @@ class SqliteBackend(
     SqliteTransfer,
     SqliteMaintenance,
     LifecycleQueries,
+    SqliteSearch,
 ):
     """The store's tables in one SQLite file, with ``session_index.jsonl`` beside it.
 
