@@ -29,6 +29,8 @@ from ..records import (
     ThreadMetadata,
 )
 from ..session_index import SessionIndex
+from .graph import GraphOperations
+from .keyvalue import KeyValueOperations
 from .maintenance import MaintenanceOperations
 from .traces import TraceOperations
 from .transfer import TransferOperations
@@ -64,7 +66,14 @@ class SchemaInfo:
     pending: tuple[MigrationStep, ...]
 
 
-class Backend(MaintenanceOperations, TraceOperations, TransferOperations, Protocol):
+class Backend(
+    MaintenanceOperations,
+    TraceOperations,
+    TransferOperations,
+    GraphOperations,
+    KeyValueOperations,
+    Protocol,
+):
     """A storage engine for the store's tables."""
 
     #: Where the data lives (a file path, or a DSN without its password).

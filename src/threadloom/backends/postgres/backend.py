@@ -25,6 +25,7 @@ import psycopg
 
 from ...contract import MigrationStep, SchemaInfo
 from ...errors import InvalidRecord, NotFound, SchemaError
+from ..common.adapters import AdapterStatements, GraphStorage, KeyValueStorage
 from ..common.queries import DELETED_TABLE, CoreDialect, CoreQueries, CoreStatements
 from ..common.transactions import read_only_store, schema_info_from, steps_from
 from .connection import PgConnections
@@ -73,7 +74,14 @@ PG_CORE = CoreDialect(
 )
 
 
-class PostgresBackend(CoreQueries[psycopg.Connection[Any]], PgTraces, PgTransfer, PgMaintenance):
+class PostgresBackend(
+    CoreQueries[psycopg.Connection[Any]],
+    PgTraces,
+    PgTransfer,
+    PgMaintenance,
+    GraphStorage,
+    KeyValueStorage,
+):
     """The store's tables in a PostgreSQL schema (the connection's ``search_path``).
 
     Open it with :meth:`open` (``StateStore.open`` does).
@@ -81,6 +89,7 @@ class PostgresBackend(CoreQueries[psycopg.Connection[Any]], PgTraces, PgTransfer
 
     _conns: PgConnections
     _core = CoreStatements(PG_CORE)
+    _adapter_sql = AdapterStatements(PG_CORE, for_update=" FOR UPDATE")
 
     def __init__(self, conns: PgConnections, *, migrate: bool = True) -> None:
         self._conns = conns

@@ -12,6 +12,7 @@ from typing import Any
 from ...contract import CHILD_TABLES, MigrationStep, SchemaInfo
 from ...errors import CorruptData, NotFound, SchemaError, ThreadloomError
 from ...paths import ensure_private_dir, open_private_file, session_index_path_for
+from ..common.adapters import AdapterStatements, GraphStorage, KeyValueStorage
 from ..common.queries import DELETED_TABLE, CoreDialect, CoreQueries, CoreStatements
 from ..common.rows import chunks
 from ..common.transactions import read_only_store, schema_info_from, steps_from
@@ -65,7 +66,12 @@ def _check_version_untouched(path: Path, busy_timeout: float) -> None:
 
 
 class SqliteBackend(
-    CoreQueries[sqlite3.Connection], SqliteTraces, SqliteTransfer, SqliteMaintenance
+    CoreQueries[sqlite3.Connection],
+    SqliteTraces,
+    SqliteTransfer,
+    SqliteMaintenance,
+    GraphStorage,
+    KeyValueStorage,
 ):
     """The store's tables in one SQLite file, with ``session_index.jsonl`` beside it.
 
@@ -89,6 +95,8 @@ class SqliteBackend(
 
     _conns: ConnectionManager
     _core = CoreStatements(SQLITE_CORE)
+    # SQLite's write transaction already holds the database: no row lock to ask for.
+    _adapter_sql = AdapterStatements(SQLITE_CORE, for_update="")
 
     def __init__(
         self,

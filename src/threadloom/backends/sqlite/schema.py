@@ -36,7 +36,7 @@ __all__ = [
 #: The newest original schema version this threadloom knows.
 SCHEMA_VERSION = 4
 #: The version of threadloom's own tables.
-OWN_SCHEMA_VERSION = 2
+OWN_SCHEMA_VERSION = 3
 
 _THREADS_V0: tuple[str, ...] = (
     """
@@ -240,6 +240,59 @@ CREATE TABLE IF NOT EXISTS threadloom_deleted_threads (
 """,
 )
 
+# The framework adapters' tables (threadloom.integrations): LangGraph's checkpoints and
+# pending writes, and the adapters' JSON documents. Each row belongs to a thread of the
+# original's table and goes with it; ids compare bytewise (SQLite's BINARY collation).
+_OWN_V3: tuple[str, ...] = (
+    """
+CREATE TABLE IF NOT EXISTS threadloom_graph_checkpoints (
+    thread_id TEXT NOT NULL,
+    checkpoint_ns TEXT NOT NULL DEFAULT '',
+    checkpoint_id TEXT NOT NULL,
+    parent_checkpoint_id TEXT,
+    run_id TEXT,
+    type TEXT,
+    checkpoint BLOB,
+    metadata TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id),
+    FOREIGN KEY(thread_id) REFERENCES threads(id) ON DELETE CASCADE
+)
+""",
+    "CREATE INDEX IF NOT EXISTS idx_threadloom_graph_checkpoints_thread_id "
+    "ON threadloom_graph_checkpoints(thread_id, checkpoint_id)",
+    "CREATE INDEX IF NOT EXISTS idx_threadloom_graph_checkpoints_run_id "
+    "ON threadloom_graph_checkpoints(run_id) WHERE run_id IS NOT NULL",
+    """
+CREATE TABLE IF NOT EXISTS threadloom_graph_writes (
+    thread_id TEXT NOT NULL,
+    checkpoint_ns TEXT NOT NULL DEFAULT '',
+    checkpoint_id TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    task_path TEXT NOT NULL DEFAULT '',
+    idx INTEGER NOT NULL,
+    channel TEXT NOT NULL,
+    type TEXT,
+    value BLOB,
+    PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id, task_id, idx),
+    FOREIGN KEY(thread_id) REFERENCES threads(id) ON DELETE CASCADE
+)
+""",
+    """
+CREATE TABLE IF NOT EXISTS threadloom_kv (
+    namespace TEXT NOT NULL,
+    key TEXT NOT NULL,
+    thread_id TEXT,
+    value TEXT NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (namespace, key),
+    FOREIGN KEY(thread_id) REFERENCES threads(id) ON DELETE CASCADE
+)
+""",
+    "CREATE INDEX IF NOT EXISTS idx_threadloom_kv_thread_id ON threadloom_kv(thread_id) "
+    "WHERE thread_id IS NOT NULL",
+)
+
 
 def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
     return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
@@ -354,6 +407,7 @@ MIGRATIONS: tuple[Migration, ...] = (
 OWN_MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "threadloom_meta table", _OWN_V1, own=True),
     Migration(2, "threadloom_deleted_threads table", _OWN_V2, own=True),
+    Migration(3, "framework adapter tables (graph checkpoints, writes, kv)", _OWN_V3, own=True),
 )
 
 

@@ -1,0 +1,314 @@
+"""threadloom as a LangGraph checkpointer (extra ``langgraph``).
+
+:class:`ThreadloomSaver` is a ``BaseCheckpointSaver`` (langgraph-checkpoint 4.x) over
+a threadloom store, SQLite or PostgreSQL, with every method sync and async::
+
+    from threadloom.integrations.langgraph import ThreadloomSaver
+
+    with ThreadloomSaver.from_conn_string("agents.db") as saver:
+        graph = builder.compile(checkpointer=saver)
+        graph.invoke(inputs, {"configurable": {"thread_id": "t-1"}})
+
+Each LangGraph ``thread_id`` is a threadloom thread (a row of ``threads``, so
+``threadloom threads`` lists it); checkpoints and pending writes are serialized by
+the saver's ``serde`` (``JsonPlusSerializer`` by default) and stored as bytes in
+threadloom's own ``threadloom_graph_checkpoints`` and ``threadloom_graph_writes``.
+``list`` reads a page of checkpoints and all their writes in two queries, whatever
+the page size, walking the primary key newest first (no sort of a whole thread).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, cast
+
+from ..contract import GraphCheckpointRow, GraphKey, GraphWriteRow
+from ..errors import InvalidRecord
+from ..store import StateStore
+from ._common import require, resolve_store
+
+require("langgraph.checkpoint.base", "langgraph", "langgraph-checkpoint>=4")
+
+from langchain_core.runnables import RunnableConfig  # noqa: E402
+from langgraph.checkpoint.base import (  # noqa: E402
+    WRITES_IDX_MAP,
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    PendingWrite,
+    get_checkpoint_id,
+    get_checkpoint_metadata,
+    writes_sort_key,
+)
+from langgraph.checkpoint.serde.base import SerializerProtocol  # noqa: E402
+
+if TYPE_CHECKING:
+    from ..contract import Backend
+
+__all__ = ["ThreadloomSaver"]
+
+#: Checkpoints read per query when a metadata filter may drop some of them.
+_PAGE = 200
+
+
+def _metadata_json(config: RunnableConfig, metadata: CheckpointMetadata) -> str:
+    try:
+        return json.dumps(get_checkpoint_metadata(config, metadata), ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidRecord(f"checkpoint metadata is not JSON-serializable: {exc}") from exc
+
+
+def _matches(metadata: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    return all(key in metadata and metadata[key] == value for key, value in wanted.items())
+
+
+class ThreadloomSaver(BaseCheckpointSaver[str]):
+    """A LangGraph checkpointer storing in a threadloom database.
+
+    Args:
+        store: A ``StateStore``/``AsyncStateStore``, a database path, a
+            ``postgresql://`` DSN, or ``None`` for the default store. A store passed in
+            stays open when the saver closes; one the saver opened is closed with it.
+        serde: The serializer of checkpoints and writes (default ``JsonPlusSerializer``).
+
+    Raises:
+        ThreadloomError: langgraph-checkpoint is not installed (at import), or the
+            store cannot be opened.
+    """
+
+    def __init__(
+        self,
+        store: StateStore | str | os.PathLike[str] | Any | None = None,
+        *,
+        serde: SerializerProtocol | None = None,
+    ) -> None:
+        super().__init__(serde=serde)
+        self.store, self._owned = resolve_store(store)
+
+    @classmethod
+    @contextmanager
+    def from_conn_string(cls, conn_string: str) -> Iterator[ThreadloomSaver]:
+        """A saver on a database path or DSN, closed when the block ends (as LangGraph's
+        own savers offer)."""
+        saver = cls(conn_string)
+        try:
+            yield saver
+        finally:
+            saver.close()
+
+    def close(self) -> None:
+        """Close the store if the saver opened it."""
+        if self._owned:
+            self.store.close()
+
+    def __enter__(self) -> ThreadloomSaver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def _backend(self) -> Backend:
+        return self.store.backend
+
+    # -- rows and tuples -------------------------------------------------------------
+
+    def _tuple(
+        self,
+        row: GraphCheckpointRow,
+        writes: list[GraphWriteRow],
+        config: RunnableConfig | None = None,
+    ) -> CheckpointTuple:
+        thread_id, ns = row.thread_id, row.checkpoint_ns
+        loads = self.serde.loads_typed
+        writes.sort(key=lambda w: writes_sort_key(w.task_path, w.task_id, w.idx))
+        pending: list[PendingWrite] = [
+            (w.task_id, w.channel, loads((w.type or "", w.value or b""))) for w in writes
+        ]
+        return CheckpointTuple(
+            config
+            or {
+                "configurable": {
+                    "thread_id": thread_id,
+                    "checkpoint_ns": ns,
+                    "checkpoint_id": row.checkpoint_id,
+                }
+            },
+            loads((row.type or "", row.checkpoint or b"")),
+            cast(CheckpointMetadata, json.loads(row.metadata)),
+            {
+                "configurable": {
+                    "thread_id": thread_id,
+                    "checkpoint_ns": ns,
+                    "checkpoint_id": row.parent_checkpoint_id,
+                }
+            }
+            if row.parent_checkpoint_id
+            else None,
+            pending,
+        )
+
+    # -- sync ------------------------------------------------------------------------
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """The checkpoint ``config`` names, or its namespace's newest; ``None`` if none."""
+        conf = config["configurable"]
+        checkpoint_id = get_checkpoint_id(config)
+        with self.store.snapshot():
+            row = self._backend.get_graph_checkpoint(
+                str(conf["thread_id"]), conf.get("checkpoint_ns", ""), checkpoint_id
+            )
+            if row is None:
+                return None
+            writes = self._backend.graph_writes_of([row.key])
+        return self._tuple(row, writes, config if checkpoint_id else None)
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        """Checkpoints newest first: of ``config``'s thread (and namespace, if given),
+        or of every thread for ``None``; ``filter`` matches metadata keys exactly.
+
+        Each page of checkpoints is one query and its pending writes one more.
+        """
+        conf = config["configurable"] if config is not None else {}
+        thread_id = conf.get("thread_id")
+        wanted = filter or {}
+        remaining = limit
+        after: GraphKey | None = None
+        while remaining is None or remaining > 0:
+            page_size = _PAGE if wanted or remaining is None else min(remaining, _PAGE)
+            with self.store.snapshot():
+                page = self._backend.list_graph_checkpoints(
+                    thread_id=None if thread_id is None else str(thread_id),
+                    checkpoint_ns=conf.get("checkpoint_ns"),
+                    checkpoint_id=conf.get("checkpoint_id"),
+                    before=get_checkpoint_id(before) if before is not None else None,
+                    after_key=after,
+                    limit=page_size,
+                )
+                rows = page
+                if wanted:
+                    rows = [r for r in page if _matches(json.loads(r.metadata), wanted)]
+                    if remaining is not None:
+                        rows = rows[:remaining]
+                writes = self._backend.graph_writes_of([r.key for r in rows]) if rows else []
+            by_key: dict[GraphKey, list[GraphWriteRow]] = {}
+            for w in writes:
+                by_key.setdefault(w.key, []).append(w)
+            for row in rows:
+                yield self._tuple(row, by_key.get(row.key, []))
+            if remaining is not None:
+                remaining -= len(rows)
+            if len(page) < page_size:
+                return
+            after = page[-1].key
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Save a checkpoint under ``config``'s thread and namespace; its config back."""
+        conf = config["configurable"]
+        thread_id = str(conf["thread_id"])
+        ns = conf.get("checkpoint_ns", "")
+        type_, blob = self.serde.dumps_typed(checkpoint)
+        meta = get_checkpoint_metadata(config, metadata)
+        run_id = meta.get("run_id")
+        self._backend.put_graph_checkpoint(
+            GraphCheckpointRow(
+                thread_id,
+                ns,
+                checkpoint["id"],
+                conf.get("checkpoint_id"),
+                run_id if isinstance(run_id, str) else None,
+                type_,
+                blob,
+                _metadata_json(config, metadata),
+            ),
+            int(time.time()),
+        )
+        return {
+            "configurable": {
+                "thread_id": conf["thread_id"],
+                "checkpoint_ns": ns,
+                "checkpoint_id": checkpoint["id"],
+            }
+        }
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """Store a task's writes against ``config``'s checkpoint (one transaction).
+
+        Special writes (errors, interrupts...) replace an earlier one of the same
+        index; regular writes already stored are kept, as LangGraph's savers do.
+        """
+        conf = config["configurable"]
+        thread_id = str(conf["thread_id"])
+        ns = str(conf.get("checkpoint_ns", ""))
+        checkpoint_id = str(conf["checkpoint_id"])
+        rows = []
+        for idx, (channel, value) in enumerate(writes):
+            type_, blob = self.serde.dumps_typed(value)
+            rows.append(
+                GraphWriteRow(
+                    thread_id,
+                    ns,
+                    checkpoint_id,
+                    task_id,
+                    task_path,
+                    WRITES_IDX_MAP.get(channel, idx),
+                    channel,
+                    type_,
+                    blob,
+                )
+            )
+        replace = all(channel in WRITES_IDX_MAP for channel, _ in writes)
+        self._backend.put_graph_writes(rows, replace=replace)
+
+    def delete_thread(self, thread_id: str) -> None:
+        """Delete the thread's checkpoints and writes, and the threadloom thread itself."""
+        with self.store.transaction():
+            self._backend.delete_graph_threads([str(thread_id)])
+            self.store.delete_thread(str(thread_id))
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """Delete the checkpoints whose metadata ``run_id`` is listed, with their writes."""
+        self._backend.delete_graph_runs([str(r) for r in run_ids])
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Copy every checkpoint and write (the whole parent chain) to another thread."""
+        self._backend.copy_graph_thread(
+            str(source_thread_id), str(target_thread_id), int(time.time())
+        )
+
+    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        """Keep each namespace's newest checkpoint (``keep_latest``) or none (``delete``).
+
+        Raises:
+            InvalidRecord: An unknown strategy (a ``ValueError``).
+        """
+        if strategy not in ("keep_latest", "delete"):
+            raise InvalidRecord(f"unknown prune strategy {strategy!r} (keep_latest, delete)")
+        self._backend.prune_graph_threads(
+            [str(t) for t in thread_ids], keep_latest=strategy == "keep_latest"
+        )
