@@ -68,7 +68,9 @@ class SyncDriven(ThreadloomSaver):
 def _run(saver_type: type[ThreadloomSaver], make_store: StoreFactory) -> CapabilityReport:
     @checkpointer_test(name=f"{saver_type.__name__}")
     async def factory() -> AsyncIterator[ThreadloomSaver]:
-        yield saver_type(make_store())
+        saver = saver_type(make_store())
+        yield saver
+        await saver.aclose()
 
     return asyncio.run(validate(factory))
 

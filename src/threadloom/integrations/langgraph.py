@@ -22,14 +22,15 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any, cast
 
+from ..aio import AsyncStateStore
 from ..contract import GraphCheckpointRow, GraphKey, GraphWriteRow
 from ..errors import InvalidRecord
 from ..store import StateStore
-from ._common import require, resolve_store
+from ._common import StoreHolder, require
 
 require("langgraph.checkpoint.base", "langgraph", "langgraph-checkpoint>=4")
 
@@ -89,7 +90,8 @@ class ThreadloomSaver(BaseCheckpointSaver[str]):
         serde: SerializerProtocol | None = None,
     ) -> None:
         super().__init__(serde=serde)
-        self.store, self._owned = resolve_store(store)
+        self._holder = StoreHolder(store)
+        self.store = self._holder.store
 
     @classmethod
     @contextmanager
@@ -102,10 +104,23 @@ class ThreadloomSaver(BaseCheckpointSaver[str]):
         finally:
             saver.close()
 
+    @classmethod
+    @asynccontextmanager
+    async def afrom_conn_string(cls, conn_string: str) -> AsyncIterator[ThreadloomSaver]:
+        """:meth:`from_conn_string` for ``async with`` (the store opens on a thread)."""
+        store = await AsyncStateStore.open(conn_string)
+        try:
+            yield cls(store)
+        finally:
+            await store.aclose()
+
     def close(self) -> None:
         """Close the store if the saver opened it."""
-        if self._owned:
-            self.store.close()
+        self._holder.close()
+
+    async def aclose(self) -> None:
+        """Stop the async face the saver made and close the store if the saver opened it."""
+        await self._holder.aclose()
 
     def __enter__(self) -> ThreadloomSaver:
         return self
@@ -312,3 +327,59 @@ class ThreadloomSaver(BaseCheckpointSaver[str]):
         self._backend.prune_graph_threads(
             [str(t) for t in thread_ids], keep_latest=strategy == "keep_latest"
         )
+
+    # -- async: each call is its sync twin, run once on the async store's threads --------
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """:meth:`get_tuple`, awaitable."""
+        return await self._holder.read(self.get_tuple, config)
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        """:meth:`list`, as an async iterator."""
+        async for item in self._holder.iterate(
+            self.list, config, filter=filter, before=before, limit=limit
+        ):
+            yield item
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """:meth:`put`, awaitable."""
+        return await self._holder.write(self.put, config, checkpoint, metadata, new_versions)
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """:meth:`put_writes`, awaitable."""
+        await self._holder.write(self.put_writes, config, writes, task_id, task_path)
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        """:meth:`delete_thread`, awaitable."""
+        await self._holder.write(self.delete_thread, thread_id)
+
+    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """:meth:`delete_for_runs`, awaitable."""
+        await self._holder.write(self.delete_for_runs, run_ids)
+
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """:meth:`copy_thread`, awaitable."""
+        await self._holder.write(self.copy_thread, source_thread_id, target_thread_id)
+
+    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        """:meth:`prune`, awaitable."""
+        await self._holder.write(self.prune, thread_ids, strategy=strategy)
