@@ -9,12 +9,13 @@ methods themselves are generated (``make generate``) from the synchronous signat
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, asynccontextmanager
 from itertools import islice
 from typing import Any, Final, ParamSpec, TypeVar
 
-from .lanes import Lane, Lanes, Lease, release
+from .lanes import Lane, Lanes, release, settled
 
 __all__ = ["LaneRunner"]
 
@@ -31,22 +32,23 @@ def _take(iterator: Iterator[T], count: int) -> list[T]:
 
 
 class _Block:
-    """A synchronous context manager entered on a lane, remembered for its exit there."""
+    """A synchronous context manager made and entered on a lane, and left there."""
 
-    __slots__ = ("entered", "manager")
+    __slots__ = ("manager", "open")
 
-    def __init__(self, manager: AbstractContextManager[Any]) -> None:
-        self.manager = manager
-        self.entered = False
+    def __init__(self, open_block: Callable[[], AbstractContextManager[Any]]) -> None:
+        self.open = open_block
+        self.manager: AbstractContextManager[Any] | None = None
 
     def enter(self) -> None:
-        self.manager.__enter__()
-        self.entered = True
+        manager = self.open()
+        manager.__enter__()
+        self.manager = manager
 
     def exit(self, exc: BaseException | None) -> None:
-        if self.entered:
-            self.entered = False
-            self.manager.__exit__(type(exc) if exc is not None else None, exc, None)
+        manager, self.manager = self.manager, None
+        if manager is not None:  # entered, and not left yet
+            manager.__exit__(type(exc) if exc is not None else None, exc, None)
 
 
 class LaneRunner:
@@ -56,22 +58,22 @@ class LaneRunner:
 
     async def _read(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
         """Run a read on a reader thread (or the block's thread inside a block)."""
-        return await self._lanes.for_read().submit(fn, *args, **kwargs)
+        return await self._lanes.for_read().call(fn, *args, **kwargs)
 
     async def _write(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
         """Run a write on the writer thread (SQLite) or any thread (PostgreSQL)."""
         lane = await self._lanes.for_write()
-        return await lane.submit(fn, *args, **kwargs)
+        return await lane.call(fn, *args, **kwargs)
 
     async def _iterate(
         self, fn: Callable[P, Iterable[T]], /, *args: P.args, **kwargs: P.kwargs
     ) -> AsyncIterator[T]:
         """Iterate a synchronous iterator on one lane, a page of items per hop."""
         lane = self._lanes.for_read()
-        iterator: Iterator[T] = await lane.submit(lambda: iter(fn(*args, **kwargs)))
+        iterator: Iterator[T] = await lane.call(lambda: iter(fn(*args, **kwargs)))
         try:
             while True:
-                page = await lane.submit(_take, iterator, _PAGE)
+                page = await lane.call(_take, iterator, _PAGE)
                 for item in page:
                     yield item
                 if len(page) < _PAGE:
@@ -81,15 +83,8 @@ class LaneRunner:
             if close is not None and not self._lanes.closed:
                 # Closed on its own lane (a SQLite cursor may not cross threads); nobody
                 # needs to wait for it.
-                self._lanes_submit_nowait(lane, close)
-
-    @staticmethod
-    def _lanes_submit_nowait(lane: Lane, fn: Callable[[], Any]) -> None:
-        try:
-            future = lane.submit(fn)
-        except RuntimeError:  # no running loop (the generator is finalized late)
-            return
-        future.add_done_callback(_consume)
+                with contextlib.suppress(RuntimeError):  # no loop: finalized late
+                    lane.submit(close).add_done_callback(_consume)
 
     @asynccontextmanager
     async def _block(
@@ -98,43 +93,35 @@ class LaneRunner:
         """Run a synchronous block (a transaction, a snapshot) on one held lane.
 
         Every call the task makes inside runs on that lane. Cancellation is safe at
-        any point: the block is left (rolled back for a transaction) on its lane before
-        the lane is given back, even when the task is cancelled again while waiting.
+        any point: by the time it reaches the caller, the block has been left on its
+        lane (rolled back, for a transaction) and the lane given back.
         """
         lanes = self._lanes
         outer = lanes.held()
+        block = _Block(open_block)
         if outer is not None:
             # Nested: the enclosing block's lane; the synchronous store nests it.
-            block = _Block(open_block())
             await _enter(outer.lane, block)
             try:
                 yield
             except BaseException as exc:
-                await _leave(outer.lane, block, exc, None)
+                await _leave(outer.lane, block, exc)
                 raise
-            else:
-                await _leave(outer.lane, block, None, None)
+            await _leave(outer.lane, block, None)
             return
         lease = await lanes.lease(writes=writes)
         token = lanes.pin(lease)
         try:
-            block = _Block(open_block())
-            try:
-                await _enter(lease.lane, block, lease)
-            except asyncio.CancelledError:
-                raise  # _enter frees the lease once the lane has left the block
-            except BaseException:
-                release(lease)  # not entered: nothing to leave
-                raise
+            await _enter(lease.lane, block)
             try:
                 yield
             except BaseException as exc:
-                await _leave(lease.lane, block, exc, lease)
+                await _leave(lease.lane, block, exc)
                 raise
-            else:
-                await _leave(lease.lane, block, None, lease)
+            await _leave(lease.lane, block, None)
         finally:
             lanes.unpin(token)
+            release(lease)
 
 
 def _consume(future: asyncio.Future[Any]) -> None:
@@ -142,33 +129,24 @@ def _consume(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
-async def _enter(lane: Lane, block: _Block, lease: Lease | None = None) -> None:
-    """Enter ``block`` on ``lane``; if the caller is cancelled meanwhile, leave it there too."""
-    entering = lane.submit(block.enter)
+async def _enter(lane: Lane, block: _Block) -> None:
+    """Enter ``block`` on ``lane``; if cancelled once it is entered, leave it before raising."""
     try:
-        await asyncio.shield(entering)
+        await lane.call(block.enter)
     except asyncio.CancelledError:
-        # The lane still runs the entry; queue the exit behind it, then free the lease.
-        leaving = lane.submit(block.exit, None)
-        leaving.add_done_callback(_consume)
-        entering.add_done_callback(_consume)
-        if lease is not None:
-            leaving.add_done_callback(lambda _: release(lease))
+        await _leave(lane, block, None)  # a no-op when the entry never ran
         raise
 
 
-async def _leave(lane: Lane, block: _Block, exc: BaseException | None, lease: Lease | None) -> None:
-    """Leave ``block`` on ``lane`` (commit, or roll back after ``exc``), then free the lease.
+async def _leave(lane: Lane, block: _Block, exc: BaseException | None) -> None:
+    """Leave ``block`` on ``lane`` (commit, or roll back after ``exc``), cancellation or not.
 
-    The lease is freed when the exit has run, not when this coroutine resumes, so a
-    second cancellation while waiting cannot let another task onto a lane that is
-    still inside the block.
+    A cancellation while leaving waits for the exit to finish and is raised after it,
+    so the lane is never given back while still inside the block.
     """
-    leaving = lane.submit(block.exit, exc)
-    if lease is not None:
-        leaving.add_done_callback(lambda _: release(lease))
+    leaving = asyncio.ensure_future(lane.call(block.exit, exc))
     try:
         await asyncio.shield(leaving)
     except asyncio.CancelledError:
-        leaving.add_done_callback(_consume)
+        await settled(leaving)
         raise

@@ -37,7 +37,7 @@ from typing import Any, Final, ParamSpec, TypeVar
 from .. import _forks
 from ..errors import ThreadloomError
 
-__all__ = ["Job", "Lane", "Lanes", "Lease"]
+__all__ = ["Job", "Lane", "Lanes", "Lease", "release", "settled"]
 
 #: Most jobs a lane runs before handing their results back to the event loop.
 _BATCH: Final = 32
@@ -59,15 +59,32 @@ class Job:
     kwargs: dict[str, Any]
     future: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
+    #: Emptied by whoever claims the job first: the lane (to run it) or a cancelled
+    #: caller (so it never runs). ``list.pop`` is atomic, so exactly one side wins.
+    unclaimed: list[bool] = field(default_factory=lambda: [True])
+
+    def claim(self) -> bool:
+        """Take the job; ``False`` if the other side took it first."""
+        try:
+            self.unclaimed.pop()
+        except IndexError:
+            return False
+        return True
 
 
-def _settle(done: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
-    """Set results on the event loop's thread (a cancelled caller's result is dropped)."""
+def _settle(done: list[tuple[asyncio.Future[Any], bool | None, Any]]) -> None:
+    """Set results on the event loop's thread (a cancelled caller's result is dropped).
+
+    ``ok`` is ``True`` for a result, ``False`` for an exception, ``None`` for a job that
+    never ran because its caller was cancelled first.
+    """
     for future, ok, value in done:
         if future.done():
             continue
         if ok:
             future.set_result(value)
+        elif ok is None:
+            future.cancel()
         else:
             future.set_exception(value)
 
@@ -93,6 +110,8 @@ class Lane:
     def submit(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> asyncio.Future[R]:
         """Queue ``fn(*args, **kwargs)``; its result or exception arrives on the future.
 
+        Fire and forget: cancelling the future does not stop the job (use :meth:`call`).
+
         Raises:
             RuntimeError: No event loop is running in this thread.
         """
@@ -100,6 +119,28 @@ class Lane:
         future: asyncio.Future[R] = loop.create_future()
         self._jobs.put(Job(fn, args, kwargs, future, loop))
         return future
+
+    async def call(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run ``fn(*args, **kwargs)`` on this lane and return its result.
+
+        When the caller is cancelled (``task.cancel()``, ``asyncio.timeout()``), the call
+        either never starts (it was still queued) or is let finish first: by the time
+        the ``CancelledError`` reaches the caller, the call has happened whole or not at
+        all, and nothing of it lands later.
+
+        Raises:
+            Whatever ``fn`` raises; ``CancelledError`` as described.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[R] = loop.create_future()
+        job = Job(fn, args, kwargs, future, loop)
+        self._jobs.put(job)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            if not job.claim():
+                await settled(future)  # already running: let it end first
+            raise
 
     def stop(self) -> None:
         """Let the thread finish the jobs queued so far, then end (it closes its connections)."""
@@ -110,7 +151,7 @@ class Lane:
         try:
             while True:
                 job = jobs.get()
-                done: list[tuple[asyncio.Future[Any], bool, Any]] = []
+                done: list[tuple[asyncio.Future[Any], bool | None, Any]] = []
                 loop: asyncio.AbstractEventLoop | None = None
                 while True:
                     if not isinstance(job, Job):
@@ -120,12 +161,15 @@ class Lane:
                         self._deliver(loop, done)
                         done = []
                     loop = job.loop
-                    try:
-                        value = job.fn(*job.args, **job.kwargs)
-                    except BaseException as exc:  # the caller gets it, whatever it is
-                        done.append((job.future, False, exc))
+                    if not job.claim():  # its caller was cancelled before it started
+                        done.append((job.future, None, None))
                     else:
-                        done.append((job.future, True, value))
+                        try:
+                            value = job.fn(*job.args, **job.kwargs)
+                        except BaseException as exc:  # the caller gets it, whatever it is
+                            done.append((job.future, False, exc))
+                        else:
+                            done.append((job.future, True, value))
                     if len(done) >= _BATCH:
                         break
                     try:
@@ -141,7 +185,7 @@ class Lane:
     @staticmethod
     def _deliver(
         loop: asyncio.AbstractEventLoop | None,
-        done: list[tuple[asyncio.Future[Any], bool, Any]],
+        done: list[tuple[asyncio.Future[Any], bool | None, Any]],
     ) -> None:
         if loop is None or not done:
             return
@@ -285,6 +329,15 @@ class Lanes:
     def mark_closed(self) -> None:
         """Refuse further calls (the caller drains and stops the lanes)."""
         self._closed = True
+
+
+async def settled(future: asyncio.Future[Any]) -> None:
+    """Wait until ``future`` is done, through any number of cancellations (not raised)."""
+    while not future.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(future)
+    if not future.cancelled():
+        future.exception()  # retrieved: its caller is gone
 
 
 def release(lease: Lease) -> None:
