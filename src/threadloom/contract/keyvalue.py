@@ -56,7 +56,7 @@ class KeyValueOperations(Protocol):
         """Insert or replace a document.
 
         Raises:
-            NotFound: ``row.thread_id`` names a thread that does not exist.
+            Conflict: ``row.thread_id`` names a thread that does not exist.
         """
 
     def delete_value(self, namespace: str, key: str) -> bool:
@@ -64,3 +64,7 @@ class KeyValueOperations(Protocol):
 
     def list_values(self, namespace: str, prefix: str, limit: int) -> list[KeyValueRow]:
         """Up to ``limit`` documents whose key starts with ``prefix``, in key order."""
+
+    def clear_current_leaf(self, thread_id: str) -> bool:
+        """Point the thread at an empty branch (``current_leaf_id`` NULL), deleting no
+        message: the next append starts a new root. Whether the thread exists."""

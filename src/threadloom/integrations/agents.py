@@ -19,10 +19,13 @@ branch), so nothing is lost and ``threadloom tree`` shows it.
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from typing import Any
 
-from ..errors import ThreadloomError
+from ..contract import KeyValueRow
+from ..errors import InvalidRecord, ThreadloomError
 from ..records import I64_MAX, MessageRecord, ThreadGoalRecord, ThreadMetadata
 from ..store import StateStore
 from ._common import StoreHolder, require
@@ -38,6 +41,8 @@ from agents.memory.session_settings import (  # noqa: E402
 
 __all__ = ["SessionClosed", "ThreadloomSession", "item_role_and_text"]
 
+#: The threadloom_kv namespace of a session's branch names and their leaves.
+_BRANCHES = "agents.branches"
 #: Characters of the first user text kept as the thread's preview.
 _PREVIEW = 120
 
@@ -172,16 +177,131 @@ class ThreadloomSession(SessionABC):
             if not last:
                 return None
             message = last[0]
-            if message.parent_entry_id is not None:
-                store.set_current_leaf_id(self.session_id, message.parent_entry_id)
-            else:
-                # The branch's first item: the branch becomes empty.
-                store.clear_messages(self.session_id)
+            self._move_leaf(message.parent_entry_id)
             return _item_of(message)
 
     def _clear_sync(self) -> None:
         self._check_open()
-        self.store.clear_messages(self.session_id)
+        with self.store.transaction():
+            self.store.clear_messages(self.session_id)
+            self.store.backend.delete_value(_BRANCHES, self.session_id)
+
+    def _move_leaf(self, leaf: int | None) -> None:
+        if leaf is not None:
+            self.store.set_current_leaf_id(self.session_id, leaf)
+        else:
+            # An empty branch: the next item starts a new root; nothing is deleted.
+            self.store.backend.clear_current_leaf(self.session_id)
+
+    # -- branches: named leaves of the message tree, kept in threadloom_kv --------------
+
+    def _branches(self, *, lock: bool = False) -> dict[str, Any]:
+        row = self.store.backend.get_value(_BRANCHES, self.session_id, for_update=lock)
+        if row is None:
+            return {"current": "main", "branches": {"main": {"leaf": None, "created_at": None}}}
+        return dict(json.loads(row.value))
+
+    def _save_branches(self, doc: dict[str, Any]) -> None:
+        self.store.backend.put_value(
+            KeyValueRow(_BRANCHES, self.session_id, self.session_id, json.dumps(doc), time.time())
+        )
+
+    def _leaf_now(self) -> int | None:
+        thread = self.store.get_thread(self.session_id)
+        return None if thread is None else thread.current_leaf_id
+
+    def _ensure_thread(self) -> None:
+        if self.store.get_thread(self.session_id) is None:
+            self.store.upsert_thread(
+                ThreadMetadata.create(self.session_id, model_provider="openai-agents")
+            )
+
+    def _create_branch_sync(self, turn_number: int, branch_name: str | None) -> str:
+        self._check_open()
+        if branch_name is not None and not branch_name.strip():
+            raise InvalidRecord("Branch name cannot be empty")
+        store = self.store
+        with store.transaction():
+            doc = self._branches(lock=True)
+            path = store.list_messages(self.session_id, I64_MAX)
+            users = [m for m in path if m.role == "user"]
+            if not 1 <= turn_number <= len(users):
+                raise InvalidRecord(f"Turn {turn_number} does not contain a user message")
+            name = branch_name or f"branch_from_turn_{turn_number}_{int(time.time())}"
+            if name in doc["branches"] or name in doc.get("used", []):
+                raise InvalidRecord(f"Branch '{name}' already exists in this session")
+            self._ensure_thread()
+            doc["branches"][doc["current"]]["leaf"] = self._leaf_now()
+            doc["branches"][name] = {"leaf": None, "created_at": time.time()}
+            doc["used"] = [*doc.get("used", []), name]
+            doc["current"] = name
+            self._move_leaf(users[turn_number - 1].parent_entry_id)
+            self._save_branches(doc)
+            return name
+
+    def _switch_sync(self, branch_id: str) -> None:
+        self._check_open()
+        store = self.store
+        with store.transaction():
+            doc = self._branches(lock=True)
+            if branch_id not in doc["branches"]:
+                raise InvalidRecord(f"Branch '{branch_id}' does not exist")
+            if branch_id == doc["current"]:
+                return
+            self._ensure_thread()
+            doc["branches"][doc["current"]]["leaf"] = self._leaf_now()
+            doc["current"] = branch_id
+            self._move_leaf(doc["branches"][branch_id]["leaf"])
+            self._save_branches(doc)
+
+    def _delete_branch_sync(self, branch_id: str, force: bool) -> None:
+        self._check_open()
+        if not branch_id or not branch_id.strip():
+            raise InvalidRecord("Branch ID cannot be empty")
+        if branch_id == "main":
+            raise InvalidRecord("Cannot delete the 'main' branch")
+        with self.store.transaction():
+            doc = self._branches(lock=True)
+            if branch_id not in doc["branches"]:
+                raise InvalidRecord(f"Branch '{branch_id}' does not exist")
+            if branch_id == doc["current"]:
+                if not force:
+                    raise InvalidRecord(
+                        f"Cannot delete current branch '{branch_id}'. "
+                        "Use force=True or switch branches first"
+                    )
+                self._switch_sync("main")
+                doc = self._branches(lock=True)
+            # The name goes; the branch's messages stay in the tree (nothing is lost).
+            del doc["branches"][branch_id]
+            self._save_branches(doc)
+
+    def _list_branches_sync(self) -> list[dict[str, Any]]:
+        self._check_open()
+        with self.store.snapshot():
+            doc = self._branches()
+            leaf_now = self._leaf_now()
+            messages = {m.id: m for m in self.store.list_all_messages(self.session_id)}
+        listed = []
+        for name, branch in doc["branches"].items():
+            leaf = leaf_now if name == doc["current"] else branch["leaf"]
+            count = turns = 0
+            seen: set[int] = set()
+            while leaf is not None and leaf in messages and leaf not in seen:
+                seen.add(leaf)
+                count += 1
+                turns += messages[leaf].role == "user"
+                leaf = messages[leaf].parent_entry_id
+            listed.append(
+                {
+                    "branch_id": name,
+                    "message_count": count,
+                    "user_turns": turns,
+                    "is_current": name == doc["current"],
+                    "created_at": branch["created_at"],
+                }
+            )
+        return listed
 
     # -- the Session protocol -----------------------------------------------------------
 
@@ -213,6 +333,46 @@ class ThreadloomSession(SessionABC):
     async def clear_session(self) -> None:
         """Delete every item of the session (its thread stays, empty)."""
         await self._holder.write(self._clear_sync)
+
+    # -- branches (AdvancedSQLiteSession's names; durable across processes) -------------
+
+    async def create_branch_from_turn(
+        self, turn_number: int, branch_name: str | None = None
+    ) -> str:
+        """Fork before the ``turn_number``-th user message of the current branch and
+        switch to the new branch (the user message and what followed stay on the old one).
+
+        Returns:
+            The new branch's id (``branch_name``, or a generated one).
+
+        Raises:
+            InvalidRecord: No such turn, or the name is blank or was used before (a
+                ``ValueError``, as the SDK raises).
+        """
+        return await self._holder.write(self._create_branch_sync, turn_number, branch_name)
+
+    async def switch_to_branch(self, branch_id: str) -> None:
+        """Make ``branch_id`` the current branch (for every process using the session).
+
+        Raises:
+            InvalidRecord: The branch does not exist (a ``ValueError``).
+        """
+        await self._holder.write(self._switch_sync, branch_id)
+
+    async def delete_branch(self, branch_id: str, force: bool = False) -> None:
+        """Forget a branch's name (its messages stay in the tree); ``force`` allows the
+        current branch, switching to ``main`` first.
+
+        Raises:
+            InvalidRecord: The branch does not exist, is ``main``, or is current without
+                ``force`` (a ``ValueError``).
+        """
+        await self._holder.write(self._delete_branch_sync, branch_id, force)
+
+    async def list_branches(self) -> list[dict[str, Any]]:
+        """The branches: ``branch_id``, ``message_count``, ``user_turns``, ``is_current``,
+        ``created_at``."""
+        return await self._holder.read(self._list_branches_sync)
 
     # -- beyond the protocol ------------------------------------------------------------
 

@@ -147,6 +147,7 @@ class AdapterStatements:
             f"{kv_select} WHERE namespace = {p} AND key >= {p} AND key < {p} ORDER BY key LIMIT {p}"
         )
         self.kv_all = f"{kv_select} WHERE namespace = {p} ORDER BY key LIMIT {p}"
+        self.clear_leaf = f"UPDATE threads SET current_leaf_id = NULL WHERE id = {p}"
 
     # -- codec -------------------------------------------------------------------------
 
@@ -417,3 +418,11 @@ class KeyValueStorage(_AdapterBase):
         else:
             rows = self._all(what, q.kv_all, (*q.stored(namespace), limit))
         return [q.kv(row) for row in rows]
+
+    def clear_current_leaf(self, thread_id: str) -> bool:
+        q = self._adapter_sql
+        counts = self._trace_write(
+            f"failed to reset the branch of thread {thread_id}",
+            [(q.clear_leaf, [q.stored(thread_id)])],
+        )
+        return counts[0] > 0
