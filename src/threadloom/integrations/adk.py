@@ -23,6 +23,8 @@ import json
 import os
 from typing import Any
 
+import orjson
+
 from ..contract import KeyValueRow
 from ..errors import NotFound
 from ..records import I64_MAX, MessageRecord, ThreadMetadata
@@ -105,7 +107,7 @@ class ThreadloomSessionService(BaseSessionService):
 
     def _doc(self, namespace: str, key: str, *, lock: bool = False) -> dict[str, Any]:
         row = self.store.backend.get_value(namespace, key, for_update=lock)
-        return {} if row is None else dict(json.loads(row.value))
+        return {} if row is None else dict(orjson.loads(row.value))
 
     def _merge_doc(
         self, namespace: str, key: str, delta: dict[str, Any], now: float, thread: str | None = None
@@ -169,7 +171,7 @@ class ThreadloomSessionService(BaseSessionService):
             row = self._session_row(app, user, sid)
             if row is None:
                 return None
-            body = json.loads(row.value)
+            body = orjson.loads(row.value)
             recent = config.num_recent_events if config else None
             after = config.after_timestamp if config else None
             if recent == 0:
@@ -203,20 +205,20 @@ class ThreadloomSessionService(BaseSessionService):
             rows = backend.list_values(_SESSION, prefix, I64_MAX)
             app_state = self._doc(_APP, app)
             users = {
-                tuple(json.loads(r.key))[1]: dict(json.loads(r.value))
+                tuple(orjson.loads(r.key))[1]: dict(orjson.loads(r.value))
                 for r in backend.list_values(
                     _USER, _prefix(app) if user is None else _key(app, user), I64_MAX
                 )
             }
         sessions = []
         for row in rows:
-            _, owner, sid = json.loads(row.key)
+            _, owner, sid = orjson.loads(row.key)
             sessions.append(
                 Session(
                     app_name=app,
                     user_id=owner,
                     id=sid,
-                    state=_merge(app_state, users.get(owner, {}), json.loads(row.value)["state"]),
+                    state=_merge(app_state, users.get(owner, {}), orjson.loads(row.value)["state"]),
                     events=[],
                     last_update_time=row.updated_at,
                 )
@@ -231,7 +233,7 @@ class ThreadloomSessionService(BaseSessionService):
             if row is None:
                 return
             store.backend.delete_value(_SESSION, row.key)
-            store.delete_thread(json.loads(row.value)["thread_id"])
+            store.delete_thread(orjson.loads(row.value)["thread_id"])
 
     def _append(self, session: Session, event: Event) -> None:
         store = self.store
@@ -246,7 +248,7 @@ class ThreadloomSessionService(BaseSessionService):
                     "The last_update_time provided in the session object is earlier than "
                     "the update_time in storage. Please check if it is a stale session."
                 )
-            body = json.loads(row.value)
+            body = orjson.loads(row.value)
             if event.actions and event.actions.state_delta:
                 deltas = _session_util.extract_json_safe_state_delta(event.actions.state_delta)
                 if deltas["app"]:

@@ -26,6 +26,8 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any, cast
 
+import orjson
+
 from ..aio import AsyncStateStore
 from ..contract import GraphCheckpointRow, GraphKey, GraphWriteRow
 from ..errors import InvalidRecord
@@ -156,7 +158,7 @@ class ThreadloomSaver(BaseCheckpointSaver[str]):
                 }
             },
             loads((row.type or "", row.checkpoint or b"")),
-            cast(CheckpointMetadata, json.loads(row.metadata)),
+            cast(CheckpointMetadata, orjson.loads(row.metadata)),
             {
                 "configurable": {
                     "thread_id": thread_id,
@@ -175,13 +177,15 @@ class ThreadloomSaver(BaseCheckpointSaver[str]):
         """The checkpoint ``config`` names, or its namespace's newest; ``None`` if none."""
         conf = config["configurable"]
         checkpoint_id = get_checkpoint_id(config)
-        with self.store.snapshot():
-            row = self._backend.get_graph_checkpoint(
-                str(conf["thread_id"]), conf.get("checkpoint_ns", ""), checkpoint_id
-            )
-            if row is None:
-                return None
-            writes = self._backend.graph_writes_of([row.key])
+        # Two reads without a snapshot around them: writes only ever add to a
+        # checkpoint's pending writes, so the pair is consistent enough, and a snapshot
+        # would cost a BEGIN and a ROLLBACK per call.
+        row = self._backend.get_graph_checkpoint(
+            str(conf["thread_id"]), conf.get("checkpoint_ns", ""), checkpoint_id
+        )
+        if row is None:
+            return None
+        writes = self._backend.graph_writes_of([row.key])
         return self._tuple(row, writes, config if checkpoint_id else None)
 
     def list(
@@ -204,21 +208,21 @@ class ThreadloomSaver(BaseCheckpointSaver[str]):
         after: GraphKey | None = None
         while remaining is None or remaining > 0:
             page_size = _PAGE if wanted or remaining is None else min(remaining, _PAGE)
-            with self.store.snapshot():
-                page = self._backend.list_graph_checkpoints(
-                    thread_id=None if thread_id is None else str(thread_id),
-                    checkpoint_ns=conf.get("checkpoint_ns"),
-                    checkpoint_id=conf.get("checkpoint_id"),
-                    before=get_checkpoint_id(before) if before is not None else None,
-                    after_key=after,
-                    limit=page_size,
-                )
-                rows = page
-                if wanted:
-                    rows = [r for r in page if _matches(json.loads(r.metadata), wanted)]
-                    if remaining is not None:
-                        rows = rows[:remaining]
-                writes = self._backend.graph_writes_of([r.key for r in rows]) if rows else []
+            # No snapshot around the page and its writes (see get_tuple).
+            page = self._backend.list_graph_checkpoints(
+                thread_id=None if thread_id is None else str(thread_id),
+                checkpoint_ns=conf.get("checkpoint_ns"),
+                checkpoint_id=conf.get("checkpoint_id"),
+                before=get_checkpoint_id(before) if before is not None else None,
+                after_key=after,
+                limit=page_size,
+            )
+            rows = page
+            if wanted:
+                rows = [r for r in page if _matches(orjson.loads(r.metadata), wanted)]
+                if remaining is not None:
+                    rows = rows[:remaining]
+            writes = self._backend.graph_writes_of([r.key for r in rows]) if rows else []
             by_key: dict[GraphKey, list[GraphWriteRow]] = {}
             for w in writes:
                 by_key.setdefault(w.key, []).append(w)
