@@ -467,6 +467,8 @@ def write_report(results: Results, out: Path, readme: Path | None = None) -> tup
         ]
     if results.async_api:
         lines += results.async_api
+    if results.adapters:
+        lines += ["", *results.adapters]
     lines += DESIGN_NOTES
     if results.internals:
         lines += results.internals

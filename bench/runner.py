@@ -45,6 +45,8 @@ class Results:
     internals: list[str] | None = None
     #: The async API section (``bench/async_api.py``), if run.
     async_api: list[str] | None = None
+    #: The framework adapters' section (``bench/adapters.py``), if run.
+    adapters: list[str] | None = None
     started: float = 0.0
     seconds: float = 0.0
 
@@ -164,6 +166,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             log("async API: beside the sync store and the async peers; loop lag")
             results.async_api = async_api.markdown(async_api.run())
+        if args.only and "adapters" in wanted:
+            # Only when asked: it needs the frameworks (extras langgraph, agents, adk).
+            from . import adapters
+
+            log("framework adapters beside the frameworks' own SQLite stores")
+            results.adapters = adapters.markdown(adapters.run())
         if not args.no_profile:
             by_name = {c.name: c for c in contenders}
             for w in suite:

@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from agents import Agent, ModelResponse, Runner, Usage, function_tool
+from agents import Agent, ModelResponse, Runner, Usage, function_tool, set_tracing_disabled
 from agents.models.interface import Model
 from openai.types.responses import (
     ResponseFunctionToolCall,
@@ -23,6 +23,10 @@ from threadloom.integrations.agents import ThreadloomSession
 def count_items(words: str) -> str:
     """Count the words."""
     return str(len(words.split()))
+
+
+# No network: traces are not exported either.
+set_tracing_disabled(True)
 
 
 class ScriptedModel(Model):
