@@ -182,6 +182,34 @@ def test_items_are_a_readable_transcript(tmp_path: Path) -> None:
     ]
 
 
+def test_run_usage_is_recorded_against_the_goal(tmp_path: Path) -> None:
+    from agents import Runner
+
+    from tests.integrations.agents_support import agent
+    from threadloom import ThreadGoalRecord, ThreadGoalStatus
+
+    with StateStore.open(tmp_path / "state.db") as store:
+        session = ThreadloomSession("g", store)
+        result = run(Runner.run(agent(), "hello", session=session))
+        store.upsert_thread_goal(
+            ThreadGoalRecord(
+                thread_id="g",
+                goal_id="goal-1",
+                objective="answer",
+                status=ThreadGoalStatus.ACTIVE,
+                token_budget=None,
+                tokens_used=0,
+                time_used_seconds=0,
+                created_at=1,
+                updated_at=1,
+            )
+        )
+        goal = run(session.record_run_usage(result, seconds=3))
+        assert goal is not None
+        assert (goal.tokens_used, goal.time_used_seconds) == (10, 3)
+        run(session.aclose())
+
+
 def test_role_and_text_of_sdk_items() -> None:
     parts = {
         "role": "assistant",

@@ -383,6 +383,10 @@ class ThreadloomSession(SessionABC):
             self.store.record_thread_goal_usage, self.session_id, tokens, seconds
         )
 
+    async def record_run_usage(self, result: Any, seconds: int = 0) -> ThreadGoalRecord | None:
+        """:meth:`record_usage` with the total tokens of a ``RunResult``'s usage."""
+        return await self.record_usage(int(result.context_wrapper.usage.total_tokens), seconds)
+
     def close(self) -> None:
         """Close the session (and the store, if the session opened it); later calls
         raise :class:`SessionClosed`."""
