@@ -87,3 +87,41 @@ def test_the_original_opens_a_database_the_saver_wrote(tmp_path: Path) -> None:
     answers = run_oracle(oracle, db, [{"op": "get_thread", "id": "lg-1"}, {"op": "list_threads"}])
     assert answers[0]["ok"]["id"] == "lg-1"
     assert [t["id"] for t in answers[1]["ok"]] == ["lg-1"]
+
+
+def test_a_message_graph_reads_as_a_transcript_and_forks_on_time_travel(tmp_path: Path) -> None:
+    """``show`` displays a graph's messages: they are mirrored as the thread's branch."""
+    from langchain_core.messages import AIMessage, HumanMessage
+    from langgraph.graph import MessagesState
+
+    def reply(state: MessagesState) -> dict[str, list[AIMessage]]:
+        return {"messages": [AIMessage(content=f"reply {len(state['messages'])}")]}
+
+    builder = StateGraph(MessagesState)
+    builder.add_node("reply", reply)
+    builder.add_edge(START, "reply")
+    builder.add_edge("reply", END)
+    config: RunnableConfig = {"configurable": {"thread_id": "chat"}}
+    with ThreadloomSaver.from_conn_string(str(tmp_path / "state.db")) as saver:
+        graph = builder.compile(checkpointer=saver)
+        graph.invoke(MessagesState(messages=[HumanMessage("hi")]), config)
+        graph.invoke(MessagesState(messages=[HumanMessage("more")]), config)
+        store = saver.store
+        assert [(m.role, m.content) for m in store.list_messages("chat")] == [
+            ("user", "hi"),
+            ("assistant", "reply 1"),
+            ("user", "more"),
+            ("assistant", "reply 3"),
+        ]
+        # Time travel: resume from the checkpoint after the first reply, say something else.
+        first_turn = next(
+            s.config for s in graph.get_state_history(config) if len(s.values["messages"]) == 2
+        )
+        graph.invoke(MessagesState(messages=[HumanMessage("instead")]), first_turn)
+        assert [m.content for m in store.list_messages("chat")] == [
+            "hi",
+            "reply 1",
+            "instead",
+            "reply 3",
+        ]
+        assert len(store.list_leaf_messages("chat")) == 2  # the first future is kept

@@ -87,8 +87,9 @@ class GraphOperations(Protocol):
             StoreBusy: The write lock could not be had in time.
         """
 
-    def put_graph_writes(self, rows: Sequence[GraphWriteRow], *, replace: bool) -> None:
-        """Store writes in one transaction; an existing key is replaced, or kept if not ``replace``."""
+    def put_graph_writes(self, rows: Sequence[GraphWriteRow], *, replace: bool, now: int) -> None:
+        """Store writes of one thread in one transaction (creating the thread, stamped
+        ``now``, if missing); an existing key is replaced, or kept if not ``replace``."""
 
     def get_graph_checkpoint(
         self, thread_id: str, checkpoint_ns: str, checkpoint_id: str | None

@@ -19,6 +19,7 @@ the page size, walking the primary key newest first (no sort of a whole thread).
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import time
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING, Any, cast
 import orjson
 
 from ..aio import AsyncStateStore
-from ..contract import GraphCheckpointRow, GraphKey, GraphWriteRow
+from ..contract import GraphCheckpointRow, GraphKey, GraphWriteRow, KeyValueRow
 from ..errors import InvalidRecord
 from ..store import StateStore
 from ._common import StoreHolder, require
@@ -65,6 +66,34 @@ def _metadata_json(config: RunnableConfig, metadata: CheckpointMetadata) -> str:
         return json.dumps(get_checkpoint_metadata(config, metadata), ensure_ascii=False)
     except (TypeError, ValueError) as exc:
         raise InvalidRecord(f"checkpoint metadata is not JSON-serializable: {exc}") from exc
+
+
+#: threadloom_kv namespace: which threadloom messages mirror a thread's graph messages.
+_MIRROR = "langgraph.messages"
+#: LangChain message types as the roles threadloom's transcript uses.
+_ROLES = {"human": "user", "ai": "assistant", "tool": "tool", "system": "system"}
+
+
+def _message_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            p if isinstance(p, str) else str(p.get("text", ""))
+            for p in content
+            if isinstance(p, str | dict)
+        )
+    return str(content)
+
+
+def _message_item(message: Any) -> Any:
+    """The message as JSON for the ``item`` column, or ``None`` if it is not JSON."""
+    try:
+        item = message.model_dump(mode="json")
+        orjson.dumps(item)
+    except Exception:  # a message holding values JSON cannot carry keeps no item
+        return None
+    return item
 
 
 def _matches(metadata: dict[str, Any], wanted: dict[str, Any]) -> bool:
@@ -248,19 +277,24 @@ class ThreadloomSaver(BaseCheckpointSaver[str]):
         type_, blob = self.serde.dumps_typed(checkpoint)
         meta = get_checkpoint_metadata(config, metadata)
         run_id = meta.get("run_id")
-        self._backend.put_graph_checkpoint(
-            GraphCheckpointRow(
-                thread_id,
-                ns,
-                checkpoint["id"],
-                conf.get("checkpoint_id"),
-                run_id if isinstance(run_id, str) else None,
-                type_,
-                blob,
-                _metadata_json(config, metadata),
-            ),
-            int(time.time()),
+        row = GraphCheckpointRow(
+            thread_id,
+            ns,
+            checkpoint["id"],
+            conf.get("checkpoint_id"),
+            run_id if isinstance(run_id, str) else None,
+            type_,
+            blob,
+            _metadata_json(config, metadata),
         )
+        messages = checkpoint.get("channel_values", {}).get("messages") if ns == "" else None
+        if isinstance(messages, list) and messages:
+            # The checkpoint and its transcript in one transaction.
+            with self.store.transaction():
+                self._backend.put_graph_checkpoint(row, int(time.time()))
+                self._mirror_messages(thread_id, messages)
+        else:
+            self._backend.put_graph_checkpoint(row, int(time.time()))
         return {
             "configurable": {
                 "thread_id": conf["thread_id"],
@@ -268,6 +302,49 @@ class ThreadloomSaver(BaseCheckpointSaver[str]):
                 "checkpoint_id": checkpoint["id"],
             }
         }
+
+    def _mirror_messages(self, thread_id: str, messages: Sequence[Any]) -> None:
+        """Keep the thread's messages in step with the graph state's ``messages`` list.
+
+        So ``threadloom show`` reads a graph conversation. Only the part that changed
+        is written: new messages are appended; if the list was edited or a run went
+        back to an earlier checkpoint, the new messages fork from the last one still in
+        common (the old ones stay on their branch). Which messages are on the branch is
+        kept in ``threadloom_kv``.
+        """
+        if not all(hasattr(m, "type") and hasattr(m, "content") for m in messages):
+            return
+        backend = self._backend
+        row = backend.get_value(_MIRROR, thread_id, for_update=True)
+        doc = orjson.loads(row.value) if row is not None else {"keys": [], "ids": []}
+        keys = [str(getattr(m, "id", None) or f"#{i}") for i, m in enumerate(messages)]
+        common = 0
+        for old, new in zip(doc["keys"], keys, strict=False):
+            if old != new:
+                break
+            common += 1
+        if common == len(keys) == len(doc["keys"]):
+            return
+        ids: builtins.list[int] = doc["ids"][:common]
+        store = self.store
+        for message in messages[common:]:
+            role = _ROLES.get(message.type, message.type)
+            text = _message_text(message.content)
+            item = _message_item(message)
+            if ids:
+                ids.append(store.fork_at_message(ids[-1], role, text, item))
+            else:
+                backend.clear_current_leaf(thread_id)
+                ids.append(store.append_message(thread_id, role, text, item))
+        backend.put_value(
+            KeyValueRow(
+                _MIRROR,
+                thread_id,
+                thread_id,
+                orjson.dumps({"keys": keys, "ids": ids}).decode(),
+                time.time(),
+            )
+        )
 
     def put_writes(
         self,
@@ -302,7 +379,7 @@ class ThreadloomSaver(BaseCheckpointSaver[str]):
                 )
             )
         replace = all(channel in WRITES_IDX_MAP for channel, _ in writes)
-        self._backend.put_graph_writes(rows, replace=replace)
+        self._backend.put_graph_writes(rows, replace=replace, now=int(time.time()))
 
     def delete_thread(self, thread_id: str) -> None:
         """Delete the thread's checkpoints and writes, and the threadloom thread itself."""

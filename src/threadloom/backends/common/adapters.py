@@ -241,7 +241,7 @@ class GraphStorage(_AdapterBase):
             ],
         )
 
-    def put_graph_writes(self, rows: Sequence[GraphWriteRow], *, replace: bool) -> None:
+    def put_graph_writes(self, rows: Sequence[GraphWriteRow], *, replace: bool, now: int) -> None:
         if not rows:
             return
         q = self._adapter_sql
@@ -255,8 +255,12 @@ class GraphStorage(_AdapterBase):
             for r in rows
         ]
         sql = q.put_write_replace if replace else q.put_write_keep
+        # LangGraph may save a task's writes before the thread's first checkpoint lands
+        # (its checkpoints are saved in the background): the thread is made here too.
+        thread = [q.stored(rows[0].thread_id, "langgraph", now, now)]
         self._trace_write(
-            f"failed to save graph writes of thread {rows[0].thread_id}", [(sql, batch)]
+            f"failed to save graph writes of thread {rows[0].thread_id}",
+            [(q.ensure_thread, thread), (sql, batch)],
         )
 
     def get_graph_checkpoint(
