@@ -34,12 +34,23 @@ from typing import Any
 
 from .workloads import CONTENT, checkpoint_state
 
-__all__ = ["markdown", "run"]
+__all__ = ["available", "markdown", "run"]
 
 SIZE = 200
 LARGE = 10_000
 
 Case = Callable[[], float]
+
+
+def available() -> bool:
+    """Whether the three frameworks and LangGraph's SQLite saver are installed."""
+    import importlib.util
+
+    wanted = ("langgraph.checkpoint.sqlite", "agents", "google.adk.sessions")
+    try:
+        return all(importlib.util.find_spec(name) is not None for name in wanted)
+    except ModuleNotFoundError:  # a missing parent package (google)
+        return False
 
 
 def _timed(fn: Callable[[], Any], ops: int) -> float:

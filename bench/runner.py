@@ -166,12 +166,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             log("async API: beside the sync store and the async peers; loop lag")
             results.async_api = async_api.markdown(async_api.run())
-        if args.only and "adapters" in wanted:
-            # Only when asked: it needs the frameworks (extras langgraph, agents, adk).
+        if not args.only or "adapters" in wanted:
             from . import adapters
 
-            log("framework adapters beside the frameworks' own SQLite stores")
-            results.adapters = adapters.markdown(adapters.run())
+            if adapters.available():
+                log("framework adapters beside the frameworks' own SQLite stores")
+                results.adapters = adapters.markdown(adapters.run())
+            else:
+                log("framework adapters skipped: pip install -e '.[langgraph,agents,adk]'")
         if not args.no_profile:
             by_name = {c.name: c for c in contenders}
             for w in suite:
