@@ -31,6 +31,7 @@ from ..records import (
 from ..session_index import SessionIndex
 from .graph import GraphOperations
 from .keyvalue import KeyValueOperations
+from .lifecycle import LifecycleOperations
 from .maintenance import MaintenanceOperations
 from .traces import TraceOperations
 from .transfer import TransferOperations
@@ -72,6 +73,7 @@ class Backend(
     TransferOperations,
     GraphOperations,
     KeyValueOperations,
+    LifecycleOperations,
     Protocol,
 ):
     """A storage engine for the store's tables."""

@@ -5,7 +5,7 @@ checkpoints and writes) and :class:`KeyValueStorage`
 :class:`~threadloom.contract.KeyValueOperations` (the adapters' JSON documents) over the
 backend's own primitives: ``_one``/``_all`` for reads, ``_trace_write`` for a write
 transaction of several statements, and ``_core.dialect`` for placeholders and the
-stored form of text. The tables are threadloom's own (schema step threadloom-v3).
+stored form of text. The tables are threadloom's own (schema step threadloom-v4).
 """
 
 from __future__ import annotations

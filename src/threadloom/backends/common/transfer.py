@@ -69,7 +69,7 @@ TABLES: tuple[CopyTable, ...] = (
         TRACE_COLUMNS[TraceTable.CANDIDATES],
         parents=(_RUN, ("control_node_run_id", TraceTable.CONTROL_NODES.value)),
     ),
-    # The framework adapters' own tables (threadloom-v3).
+    # The framework adapters' own tables (threadloom-v4).
     CopyTable(
         "threadloom_graph_checkpoints",
         (

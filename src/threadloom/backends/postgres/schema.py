@@ -277,9 +277,34 @@ CREATE TABLE IF NOT EXISTS threadloom_deleted_threads (
 """,
 )
 
+# Data lifecycle (issue 17), as on SQLite: idempotency keys of retried writes (deleted
+# with their thread) and threadloom's stored settings.
+_OWN_V3: tuple[str, ...] = (
+    """
+CREATE TABLE IF NOT EXISTS threadloom_idempotency_keys (
+    thread_id text NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
+    key text NOT NULL,
+    operation text NOT NULL,
+    fingerprint text NOT NULL,
+    result text,
+    created_at bigint NOT NULL,
+    PRIMARY KEY (thread_id, key)
+)
+""",
+    "CREATE INDEX IF NOT EXISTS idx_threadloom_idempotency_keys_created_at "
+    "ON threadloom_idempotency_keys(created_at)",
+    """
+CREATE TABLE IF NOT EXISTS threadloom_settings (
+    name text PRIMARY KEY NOT NULL,
+    value text NOT NULL,
+    updated_at bigint NOT NULL
+)
+""",
+)
+
 # The framework adapters' tables, as on SQLite; ids collate bytewise ("C"), so list
 # order and keyset paging agree with SQLite's whatever the database's locale.
-_OWN_V3: tuple[str, ...] = (
+_OWN_V4: tuple[str, ...] = (
     """
 CREATE TABLE IF NOT EXISTS threadloom_graph_checkpoints (
     thread_id text COLLATE "C" NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
@@ -371,7 +396,8 @@ MIGRATIONS: tuple[PgMigration, ...] = (
     PgMigration(4, "goal continuation count", _V4),
     PgMigration(1, "threadloom_meta and session_index tables", _OWN_V1, own=True),
     PgMigration(2, "threadloom_deleted_threads table", _OWN_V2, own=True),
-    PgMigration(3, "framework adapter tables (graph checkpoints, writes, kv)", _OWN_V3, own=True),
+    PgMigration(3, "idempotency keys and settings tables", _OWN_V3, own=True),
+    PgMigration(4, "framework adapter tables (graph checkpoints, writes, kv)", _OWN_V4, own=True),
 )
 _KNOWN = {m.name for m in MIGRATIONS}
 
