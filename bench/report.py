@@ -569,6 +569,8 @@ def write_report(results: Results, out: Path, readme: Path | None = None) -> tup
         from .paging import markdown as paging_markdown
 
         lines += paging_markdown(results.paging)
+    if results.adapters:
+        lines += ["", *results.adapters]
     lines += DESIGN_NOTES
     if results.internals:
         lines += results.internals

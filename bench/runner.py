@@ -50,6 +50,8 @@ class Results:
     async_api: list[str] | None = None
     #: Paging a long branch (``bench/paging.py``), if run.
     paging: dict[str, Any] | None = None
+    #: The framework adapters' section (``bench/adapters.py``), if run.
+    adapters: list[str] | None = None
     started: float = 0.0
     seconds: float = 0.0
 
@@ -181,6 +183,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             log("async API: beside the sync store and the async peers; loop lag")
             results.async_api = async_api.markdown(async_api.run())
+        if not args.only or "adapters" in wanted:
+            from . import adapters
+
+            if adapters.available():
+                log("framework adapters beside the frameworks' own SQLite stores")
+                results.adapters = adapters.markdown(adapters.run())
+            else:
+                log("framework adapters skipped: pip install -e '.[langgraph,agents,adk]'")
         if not args.no_profile:
             by_name = {c.name: c for c in contenders}
             for w in suite:

@@ -14,12 +14,22 @@ from typing import NoReturn
 
 import pytest
 
-__all__ = ["ENV_FAULTS", "PEERS", "SWITCHES", "required", "skip_unless_required"]
+__all__ = [
+    "ENV_FAULTS",
+    "FRAMEWORKS",
+    "PEERS",
+    "SWITCHES",
+    "required",
+    "skip_unless_required",
+]
 
 #: Mounting a tmpfs (full disk, read-only media) and dropping root to ``nobody``.
 ENV_FAULTS = "THREADLOOM_REQUIRE_ENV_FAULTS"
 #: The benchmark's peer libraries (the ``bench`` extra) for the peer smoke tests.
 PEERS = "THREADLOOM_REQUIRE_PEERS"
+#: The frameworks of the adapters (extras ``langgraph``, ``agents``, ``adk``) and the
+#: LangGraph conformance suite, for the adapters' tests.
+FRAMEWORKS = "THREADLOOM_REQUIRE_FRAMEWORKS"
 
 #: Every switch CI must set (``tests/test_ci_switches.py`` checks ``.ci/run``).
 SWITCHES = (
@@ -27,6 +37,7 @@ SWITCHES = (
     "THREADLOOM_REQUIRE_SHARED",
     ENV_FAULTS,
     PEERS,
+    FRAMEWORKS,
 )
 
 

@@ -6,6 +6,8 @@ and the workflow trace store are written only against it.
 """
 
 from .core import Backend, MigrationStep, SchemaInfo, ToolRow
+from .graph import GraphCheckpointRow, GraphKey, GraphOperations, GraphWriteRow
+from .keyvalue import KeyValueOperations, KeyValueRow
 from .maintenance import (
     CHILD_TABLES,
     Compaction,
@@ -36,6 +38,12 @@ __all__ = [
     "CheckpointRow",
     "Compaction",
     "CopyTable",
+    "GraphCheckpointRow",
+    "GraphKey",
+    "GraphOperations",
+    "GraphWriteRow",
+    "KeyValueOperations",
+    "KeyValueRow",
     "MaintenanceOperations",
     "MessageHitRow",
     "MessageRow",

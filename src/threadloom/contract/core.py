@@ -29,6 +29,8 @@ from ..records import (
     ThreadMetadata,
 )
 from ..session_index import SessionIndex
+from .graph import GraphOperations
+from .keyvalue import KeyValueOperations
 from .lifecycle import LifecycleOperations
 from .maintenance import MaintenanceOperations
 from .search import SearchOperations
@@ -70,6 +72,8 @@ class Backend(
     MaintenanceOperations,
     TraceOperations,
     TransferOperations,
+    GraphOperations,
+    KeyValueOperations,
     LifecycleOperations,
     SearchOperations,
     Protocol,

@@ -69,6 +69,44 @@ TABLES: tuple[CopyTable, ...] = (
         TRACE_COLUMNS[TraceTable.CANDIDATES],
         parents=(_RUN, ("control_node_run_id", TraceTable.CONTROL_NODES.value)),
     ),
+    # The framework adapters' own tables (threadloom-v4).
+    CopyTable(
+        "threadloom_graph_checkpoints",
+        (
+            "thread_id",
+            "checkpoint_ns",
+            "checkpoint_id",
+            "parent_checkpoint_id",
+            "run_id",
+            "type",
+            "checkpoint",
+            "metadata",
+            "created_at",
+        ),
+        parents=(_THREAD,),
+        key=("thread_id", "checkpoint_ns", "checkpoint_id"),
+    ),
+    CopyTable(
+        "threadloom_graph_writes",
+        (
+            "thread_id",
+            "checkpoint_ns",
+            "checkpoint_id",
+            "task_id",
+            "task_path",
+            "idx",
+            "channel",
+            "type",
+            "value",
+        ),
+        parents=(_THREAD,),
+        key=("thread_id", "checkpoint_ns", "checkpoint_id", "task_id", "idx"),
+    ),
+    CopyTable(
+        "threadloom_kv",
+        ("namespace", "key", "thread_id", "value", "updated_at"),
+        key=("namespace", "key"),
+    ),
 )
 
 _BY_NAME = {table.name: table for table in TABLES}

@@ -26,6 +26,7 @@ import psycopg
 from ...contract import MigrationStep, SchemaInfo
 from ...contract.lifecycle import SETTINGS_TABLE
 from ...errors import InvalidRecord, NotFound, SchemaError
+from ..common.adapters import AdapterStatements, GraphStorage, KeyValueStorage
 from ..common.lifecycle import LifecycleQueries
 from ..common.queries import DELETED_TABLE, CoreDialect, CoreQueries, CoreStatements
 from ..common.transactions import read_only_store, schema_info_from, steps_from
@@ -81,6 +82,8 @@ class PostgresBackend(
     PgTraces,
     PgTransfer,
     PgMaintenance,
+    GraphStorage,
+    KeyValueStorage,
     LifecycleQueries,
     PgSearch,
 ):
@@ -91,6 +94,7 @@ class PostgresBackend(
 
     _conns: PgConnections
     _core = CoreStatements(PG_CORE)
+    _adapter_sql = AdapterStatements(PG_CORE, for_update=" FOR UPDATE")
 
     def __init__(self, conns: PgConnections, *, migrate: bool = True) -> None:
         self._conns = conns

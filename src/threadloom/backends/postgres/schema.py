@@ -302,6 +302,55 @@ CREATE TABLE IF NOT EXISTS threadloom_settings (
 """,
 )
 
+# The framework adapters' tables, as on SQLite; ids collate bytewise ("C"), so list
+# order and keyset paging agree with SQLite's whatever the database's locale.
+_OWN_V4: tuple[str, ...] = (
+    """
+CREATE TABLE IF NOT EXISTS threadloom_graph_checkpoints (
+    thread_id text COLLATE "C" NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
+    checkpoint_ns text COLLATE "C" NOT NULL DEFAULT '',
+    checkpoint_id text COLLATE "C" NOT NULL,
+    parent_checkpoint_id text,
+    run_id text,
+    type text,
+    checkpoint bytea,
+    metadata text NOT NULL,
+    created_at bigint NOT NULL,
+    PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id)
+)
+""",
+    "CREATE INDEX IF NOT EXISTS idx_threadloom_graph_checkpoints_thread_id "
+    "ON threadloom_graph_checkpoints(thread_id, checkpoint_id)",
+    "CREATE INDEX IF NOT EXISTS idx_threadloom_graph_checkpoints_run_id "
+    "ON threadloom_graph_checkpoints(run_id) WHERE run_id IS NOT NULL",
+    """
+CREATE TABLE IF NOT EXISTS threadloom_graph_writes (
+    thread_id text COLLATE "C" NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
+    checkpoint_ns text COLLATE "C" NOT NULL DEFAULT '',
+    checkpoint_id text COLLATE "C" NOT NULL,
+    task_id text COLLATE "C" NOT NULL,
+    task_path text NOT NULL DEFAULT '',
+    idx integer NOT NULL,
+    channel text NOT NULL,
+    type text,
+    value bytea,
+    PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
+)
+""",
+    """
+CREATE TABLE IF NOT EXISTS threadloom_kv (
+    namespace text COLLATE "C" NOT NULL,
+    key text COLLATE "C" NOT NULL,
+    thread_id text REFERENCES threads(id) ON DELETE CASCADE,
+    value text NOT NULL,
+    updated_at double precision NOT NULL,
+    PRIMARY KEY (namespace, key)
+)
+""",
+    "CREATE INDEX IF NOT EXISTS idx_threadloom_kv_thread_id ON threadloom_kv(thread_id) "
+    "WHERE thread_id IS NOT NULL",
+)
+
 
 def run_statements(conn: psycopg.Connection[Any], statements: Sequence[str]) -> None:
     """Execute a step's statements, one ``execute()`` each, in the open transaction.
@@ -348,6 +397,7 @@ MIGRATIONS: tuple[PgMigration, ...] = (
     PgMigration(1, "threadloom_meta and session_index tables", _OWN_V1, own=True),
     PgMigration(2, "threadloom_deleted_threads table", _OWN_V2, own=True),
     PgMigration(3, "idempotency keys and settings tables", _OWN_V3, own=True),
+    PgMigration(4, "framework adapter tables (graph checkpoints, writes, kv)", _OWN_V4, own=True),
 )
 _KNOWN = {m.name for m in MIGRATIONS}
 

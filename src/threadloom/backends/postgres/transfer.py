@@ -23,7 +23,16 @@ __all__ = ["PgTransfer"]
 
 #: Tables without a ``seq`` column: their key is their insertion order (message ids
 #: grow) or the only order they are read in.
-_WITHOUT_SEQ = frozenset({"messages", "thread_dynamic_tools", "thread_goals"})
+_WITHOUT_SEQ = frozenset(
+    {
+        "messages",
+        "thread_dynamic_tools",
+        "thread_goals",
+        "threadloom_graph_checkpoints",
+        "threadloom_graph_writes",
+        "threadloom_kv",
+    }
+)
 
 _SEQUENCE = "pg_get_serial_sequence('messages', 'id')"
 

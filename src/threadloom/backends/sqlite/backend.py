@@ -13,6 +13,7 @@ from ...contract import CHILD_TABLES, MigrationStep, SchemaInfo
 from ...contract.lifecycle import SETTINGS_TABLE
 from ...errors import CorruptData, NotFound, SchemaError, ThreadloomError
 from ...paths import ensure_private_dir, open_private_file, session_index_path_for
+from ..common.adapters import AdapterStatements, GraphStorage, KeyValueStorage
 from ..common.lifecycle import LifecycleQueries
 from ..common.queries import DELETED_TABLE, CoreDialect, CoreQueries, CoreStatements
 from ..common.rows import chunks
@@ -82,6 +83,8 @@ class SqliteBackend(
     SqliteTraces,
     SqliteTransfer,
     SqliteMaintenance,
+    GraphStorage,
+    KeyValueStorage,
     LifecycleQueries,
     SqliteSearch,
 ):
@@ -107,6 +110,8 @@ class SqliteBackend(
 
     _conns: ConnectionManager
     _core = CoreStatements(SQLITE_CORE)
+    # SQLite's write transaction already holds the database: no row lock to ask for.
+    _adapter_sql = AdapterStatements(SQLITE_CORE, for_update="")
 
     def __init__(
         self,

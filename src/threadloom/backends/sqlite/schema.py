@@ -36,7 +36,7 @@ __all__ = [
 #: The newest original schema version this threadloom knows.
 SCHEMA_VERSION = 4
 #: The version of threadloom's own tables.
-OWN_SCHEMA_VERSION = 3
+OWN_SCHEMA_VERSION = 4
 
 _THREADS_V0: tuple[str, ...] = (
     """
@@ -266,6 +266,59 @@ CREATE TABLE IF NOT EXISTS threadloom_settings (
 """,
 )
 
+# The framework adapters' tables (threadloom.integrations): LangGraph's checkpoints and
+# pending writes, and the adapters' JSON documents. Each row belongs to a thread of the
+# original's table and goes with it; ids compare bytewise (SQLite's BINARY collation).
+_OWN_V4: tuple[str, ...] = (
+    """
+CREATE TABLE IF NOT EXISTS threadloom_graph_checkpoints (
+    thread_id TEXT NOT NULL,
+    checkpoint_ns TEXT NOT NULL DEFAULT '',
+    checkpoint_id TEXT NOT NULL,
+    parent_checkpoint_id TEXT,
+    run_id TEXT,
+    type TEXT,
+    checkpoint BLOB,
+    metadata TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id),
+    FOREIGN KEY(thread_id) REFERENCES threads(id) ON DELETE CASCADE
+)
+""",
+    "CREATE INDEX IF NOT EXISTS idx_threadloom_graph_checkpoints_thread_id "
+    "ON threadloom_graph_checkpoints(thread_id, checkpoint_id)",
+    "CREATE INDEX IF NOT EXISTS idx_threadloom_graph_checkpoints_run_id "
+    "ON threadloom_graph_checkpoints(run_id) WHERE run_id IS NOT NULL",
+    """
+CREATE TABLE IF NOT EXISTS threadloom_graph_writes (
+    thread_id TEXT NOT NULL,
+    checkpoint_ns TEXT NOT NULL DEFAULT '',
+    checkpoint_id TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    task_path TEXT NOT NULL DEFAULT '',
+    idx INTEGER NOT NULL,
+    channel TEXT NOT NULL,
+    type TEXT,
+    value BLOB,
+    PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id, task_id, idx),
+    FOREIGN KEY(thread_id) REFERENCES threads(id) ON DELETE CASCADE
+)
+""",
+    """
+CREATE TABLE IF NOT EXISTS threadloom_kv (
+    namespace TEXT NOT NULL,
+    key TEXT NOT NULL,
+    thread_id TEXT,
+    value TEXT NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (namespace, key),
+    FOREIGN KEY(thread_id) REFERENCES threads(id) ON DELETE CASCADE
+)
+""",
+    "CREATE INDEX IF NOT EXISTS idx_threadloom_kv_thread_id ON threadloom_kv(thread_id) "
+    "WHERE thread_id IS NOT NULL",
+)
+
 
 def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
     return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
@@ -381,6 +434,7 @@ OWN_MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "threadloom_meta table", _OWN_V1, own=True),
     Migration(2, "threadloom_deleted_threads table", _OWN_V2, own=True),
     Migration(3, "idempotency keys and settings tables", _OWN_V3, own=True),
+    Migration(4, "framework adapter tables (graph checkpoints, writes, kv)", _OWN_V4, own=True),
 )
 
 
@@ -511,7 +565,15 @@ _DERIVED_COLUMNS: dict[str, dict[str, str]] = {
 def _temp_tables() -> dict[str, str]:
     """Every table the steps create, as a ``CREATE TEMP TABLE`` statement, by name."""
     out = {}
-    for statements in (_THREADS_V0, _WORKFLOW_V2, _GOALS_V3, _OWN_V1, _OWN_V2, _OWN_V3):
+    for statements in (
+        _THREADS_V0,
+        _WORKFLOW_V2,
+        _GOALS_V3,
+        _OWN_V1,
+        _OWN_V2,
+        _OWN_V3,
+        _OWN_V4,
+    ):
         for statement in statements:
             words = statement.split()
             if words[:2] == ["CREATE", "TABLE"]:
