@@ -7,6 +7,7 @@ Each test gets a fresh database: a file in a temp folder, or a fresh PostgreSQL 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -54,6 +55,18 @@ try:  # the PostgreSQL backend's test support registers "postgres" and "postgres
     BACKENDS.update(_pg.BACKENDS)
 except ImportError:  # pragma: no cover - until the backend exists
     pass
+else:  # the PostgreSQL contract suite through a real PgBouncer, in both pooling modes
+    from tests.support import pgbouncer as _pgbouncer
+
+    BACKENDS.update(_pgbouncer.BACKENDS)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_poolers() -> Iterator[None]:
+    """Stop the PgBouncers the contract suite started (if any) when the session ends."""
+    yield
+    if "tests.support.pgbouncer" in sys.modules:
+        sys.modules["tests.support.pgbouncer"].stop_all()
 
 
 @pytest.fixture(params=sorted(BACKENDS))

@@ -14,12 +14,25 @@ from typing import NoReturn
 
 import pytest
 
-__all__ = ["ENV_FAULTS", "PEERS", "SWITCHES", "required", "skip_unless_required"]
+__all__ = [
+    "ENV_FAULTS",
+    "PEERS",
+    "PGBOUNCER",
+    "REPLICATION",
+    "SWITCHES",
+    "required",
+    "skip_unless_required",
+]
 
 #: Mounting a tmpfs (full disk, read-only media) and dropping root to ``nobody``.
 ENV_FAULTS = "THREADLOOM_REQUIRE_ENV_FAULTS"
 #: The benchmark's peer libraries (the ``bench`` extra) for the peer smoke tests.
 PEERS = "THREADLOOM_REQUIRE_PEERS"
+#: A ``pgbouncer`` binary for the contract suite through a real pooler.
+PGBOUNCER = "THREADLOOM_REQUIRE_PGBOUNCER"
+#: PostgreSQL's server binaries (``initdb``, ``pg_basebackup``, ``pg_ctl``) for the
+#: replica and failover tests, which build clusters of their own.
+REPLICATION = "THREADLOOM_REQUIRE_REPLICATION"
 
 #: Every switch CI must set (``tests/test_ci_switches.py`` checks ``.ci/run``).
 SWITCHES = (
@@ -27,6 +40,8 @@ SWITCHES = (
     "THREADLOOM_REQUIRE_SHARED",
     ENV_FAULTS,
     PEERS,
+    PGBOUNCER,
+    REPLICATION,
 )
 
 

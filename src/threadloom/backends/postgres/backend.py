@@ -117,7 +117,7 @@ class PostgresBackend(CoreQueries[psycopg.Connection[Any]], PgTraces, PgTransfer
         pool_min_size: int = 1,
         pool_timeout: float = 30.0,
         connect_timeout: float = 5.0,
-        prepare_threshold: int | None = 5,
+        prepare_threshold: int | str | None = "auto",
         read_only: bool = False,
     ) -> PostgresBackend:
         """Open the backend on a DSN, a ``psycopg.Connection`` or a ``ConnectionPool``.
@@ -136,7 +136,8 @@ class PostgresBackend(CoreQueries[psycopg.Connection[Any]], PgTraces, PgTransfer
             connect_timeout: Seconds to wait for the server.
             prepare_threshold: psycopg's ``prepare_threshold`` for connections threadloom
                 opens; ``None`` turns prepared statements off (PgBouncer in
-                transaction mode).
+                transaction mode). ``"auto"``: on (``5``) where the connection
+                reaches the server directly, off where a pooler stands between.
             read_only: Apply no schema step (a schema without our tables is refused) and
                 run everything in ``READ ONLY`` transactions.
 

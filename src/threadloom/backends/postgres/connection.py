@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -69,6 +70,25 @@ def _refused_by_server(what: str, exc: BaseException) -> ReadOnlyError:
     )
 
 
+#: What to say when a pooler mixed up server-side prepared statements.
+POOLER_PREPARED = (
+    "a connection pooler in transaction mode (PgBouncer) is between threadloom and "
+    "PostgreSQL and server-side prepared statements do not survive it: open the store "
+    "with prepare_threshold=None (or leave it at its default, 'auto'), or give "
+    "threadloom a connection or pool made with prepare_threshold=None"
+)
+
+
+def _pooler_prepared(what: str, exc: BaseException) -> ThreadloomError:
+    return ThreadloomError(f"{what}: {POOLER_PREPARED} ({_one_line(exc)})")
+
+
+def _is_prepared_mixup(exc: BaseException) -> bool:
+    # "bind message supplies 5 parameters, but prepared statement "_pg3_0" requires 2":
+    # another client's statement of the same name on this server connection.
+    return isinstance(exc, pg_errors.ProtocolViolation) and "prepared statement" in str(exc)
+
+
 def _lost(what: str, exc: BaseException) -> ThreadloomError:
     return ThreadloomError(
         f"{what}: the connection to PostgreSQL was lost ({str(exc).strip()}); the "
@@ -90,12 +110,20 @@ def translate_errors(what: str) -> Iterator[None]:
         InvalidRecord: A string cannot be stored as UTF-8 or an integer does not fit.
         ReadOnlyError: A write reached a read-only transaction (a snapshot's, or any
             transaction of a store opened read-only: then a :class:`ReadOnlyStore`).
-        ThreadloomError: The connection was lost, or any other driver error.
+        ThreadloomError: A transaction-pooling PgBouncer mixed up prepared statements
+            (one line naming ``prepare_threshold=None``), the connection was lost, or
+            any other driver error.
     """
     try:
         yield
     except ThreadloomError:
         raise
+    except (pg_errors.InvalidSqlStatementName, pg_errors.DuplicatePreparedStatement) as exc:
+        raise _pooler_prepared(what, exc) from exc
+    except pg_errors.ProtocolViolation as exc:
+        if _is_prepared_mixup(exc):
+            raise _pooler_prepared(what, exc) from exc
+        raise _lost(what, exc) from exc
     except (
         pg_errors.LockNotAvailable,
         pg_errors.DeadlockDetected,
@@ -127,6 +155,11 @@ def translate_errors(what: str) -> Iterator[None]:
         ) from exc
 
 
+#: ``prepare_threshold="auto"`` on a direct connection: psycopg's default. Prepared
+#: statements take 20-50% off a call there (``python -m bench.pg_prepared``).
+AUTO_PREPARE_THRESHOLD = 5
+
+
 class _Local(threading.local):
     conn: psycopg.Connection[Any] | None = None
     depth: int = 0
@@ -155,7 +188,9 @@ class PgConnections:
         connect_timeout: Seconds to wait for the server when connecting.
         prepare_threshold: psycopg's ``prepare_threshold`` for connections threadloom
             opens (``None`` disables server-side prepared statements, as PgBouncer in
-            transaction mode needs).
+            transaction mode needs). ``"auto"`` (the default): ``5`` on a direct
+            connection, ``None`` on a connection through a pooler (see
+            :meth:`behind_pooler`).
         lock_timeout: Seconds a statement waits for a row lock (``busy_timeout``).
         synchronous_commit: Force ``synchronous_commit=on`` on connections we open.
         read_only: Run every call and block in a ``READ ONLY`` transaction, so the
@@ -174,7 +209,7 @@ class PgConnections:
         pool_min_size: int = 1,
         pool_timeout: float = 30.0,
         connect_timeout: float = 5.0,
-        prepare_threshold: int | None = 5,
+        prepare_threshold: int | str | None = "auto",
         lock_timeout: float = 5.0,
         synchronous_commit: bool = False,
         read_only: bool = False,
@@ -182,7 +217,20 @@ class PgConnections:
         self.read_only = read_only
         self._local = _Local()
         self._closed = False
-        self._prepare_threshold = prepare_threshold
+        if prepare_threshold == "auto":
+            self._prepare_auto = True
+            self._prepare_threshold: int | None = AUTO_PREPARE_THRESHOLD
+        elif prepare_threshold is None or (
+            isinstance(prepare_threshold, int) and not isinstance(prepare_threshold, bool)
+        ):
+            self._prepare_auto = False
+            self._prepare_threshold = prepare_threshold
+        else:
+            raise InvalidRecord(
+                f"prepare_threshold must be an int, None or 'auto', got {prepare_threshold!r}"
+            )
+        #: Connections threadloom opened that reach PostgreSQL through a pooler.
+        self._pooled: weakref.WeakSet[psycopg.Connection[Any]] = weakref.WeakSet()
         self._lock_timeout_ms = int(lock_timeout * 1000)
         self._synchronous_commit = synchronous_commit
         self._connect_timeout = connect_timeout
@@ -259,8 +307,33 @@ class PgConnections:
 
     # -- opening -------------------------------------------------------------------
 
+    @staticmethod
+    def behind_pooler(conn: psycopg.Connection[Any]) -> bool:
+        """Whether ``conn`` reaches PostgreSQL through a pooler (PgBouncer and the like).
+
+        A pooler hands the client a cancel key of its own, so the backend pid libpq
+        was told differs from the pid of the server process that runs the query. On
+        a direct connection they are always the same.
+        """
+        row = conn.execute("SELECT pg_backend_pid()").fetchone()
+        return row is not None and row[0] != conn.info.backend_pid
+
     def _configure(self, conn: psycopg.Connection[Any]) -> None:
-        """Settings for every connection threadloom opens itself."""
+        """Settings for every connection threadloom opens itself.
+
+        Through a pooler nothing is SET for the session: in transaction pooling a
+        session setting stays on whichever server connection ran it, for the next
+        client to inherit (a read-only store's ``default_transaction_read_only`` would
+        make another client's writes fail), and is missing from the next transaction.
+        There the settings are made per transaction instead (:meth:`set_local_timeouts`,
+        read-only transactions for reads), and prepared statements are off under
+        ``prepare_threshold="auto"``.
+        """
+        if self.behind_pooler(conn):
+            self._pooled.add(conn)
+            if self._prepare_auto:
+                conn.prepare_threshold = None
+            return
         conn.execute(f"SET lock_timeout = {self._lock_timeout_ms}")
         if self._synchronous_commit:
             conn.execute("SET synchronous_commit = on")
@@ -349,6 +422,21 @@ class PgConnections:
 
     # -- using ---------------------------------------------------------------------
 
+    def pooled(self, conn: psycopg.Connection[Any]) -> bool:
+        """Whether threadloom opened ``conn`` and found a pooler in front of the server."""
+        return conn in self._pooled
+
+    def set_local_timeouts(self, conn: psycopg.Connection[Any]) -> None:
+        """In the open transaction: this store's ``lock_timeout`` (and durability).
+
+        On a direct connection the session already has them; through a pooler a
+        session setting cannot be relied on, so a transaction sets its own.
+        """
+        if self.pooled(conn):
+            conn.execute(f"SET LOCAL lock_timeout = {self._lock_timeout_ms}")
+            if self._synchronous_commit:
+                conn.execute("SET LOCAL synchronous_commit = on")
+
     @property
     def single_connection(self) -> bool:
         """Whether calls share one connection (a caller's ``psycopg.Connection``)."""
@@ -401,12 +489,22 @@ class PgConnections:
         if writes:
             self.check_writable(what)
         with translate_errors(what), self._checkout() as conn:
-            if (conn.autocommit and not self._wrap_reads) or self._local.depth:
+            if self._local.depth:
+                yield conn
+                return
+            pooled = self.pooled(conn)
+            # Through a pooler the session settings are not there (see _configure): a
+            # read-only store's reads and a durable store's writes carry their own.
+            wrap_read = self._wrap_reads or (pooled and self.read_only)
+            sync_write = pooled and writes and self._synchronous_commit
+            if conn.autocommit and not wrap_read and not sync_write:
                 yield conn
             else:
                 with conn.transaction():
-                    if self._wrap_reads:
+                    if wrap_read:
                         conn.execute("SET TRANSACTION READ ONLY")
+                    if sync_write:
+                        conn.execute("SET LOCAL synchronous_commit = on")
                     yield conn
 
     @contextmanager
@@ -435,6 +533,8 @@ class PgConnections:
                 local.depth += 1
                 try:
                     with conn.transaction():
+                        if outer:
+                            self.set_local_timeouts(conn)
                         yield conn
                 finally:
                     local.depth -= 1
