@@ -56,17 +56,20 @@ try:  # the PostgreSQL backend's test support registers "postgres" and "postgres
 except ImportError:  # pragma: no cover - until the backend exists
     pass
 else:  # the PostgreSQL contract suite through a real PgBouncer, in both pooling modes
+    from tests.support import cluster as _cluster
     from tests.support import pgbouncer as _pgbouncer
 
     BACKENDS.update(_pgbouncer.BACKENDS)
+    BACKENDS.update(_cluster.BACKENDS)  # reads on a streaming replica of our own
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _stop_poolers() -> Iterator[None]:
-    """Stop the PgBouncers the contract suite started (if any) when the session ends."""
+    """Stop the PgBouncers and clusters the tests started (if any) when the session ends."""
     yield
-    if "tests.support.pgbouncer" in sys.modules:
-        sys.modules["tests.support.pgbouncer"].stop_all()
+    for name in ("tests.support.pgbouncer", "tests.support.cluster"):
+        if name in sys.modules:
+            sys.modules[name].stop_all()
 
 
 @pytest.fixture(params=sorted(BACKENDS))

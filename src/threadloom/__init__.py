@@ -7,6 +7,7 @@ PostgreSQL). Start with :meth:`StateStore.open`.
 
 from .errors import (
     Conflict,
+    ConnectionLost,
     CorruptData,
     InvalidRecord,
     InvalidType,
@@ -59,6 +60,7 @@ __all__ = [
     "CheckpointRecord",
     "CompactionReport",
     "Conflict",
+    "ConnectionLost",
     "ControlNodeRun",
     "CorruptData",
     "DynamicToolRecord",

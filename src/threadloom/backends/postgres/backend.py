@@ -17,7 +17,7 @@ how they are had:
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -25,6 +25,12 @@ import psycopg
 
 from ...contract import MigrationStep, SchemaInfo
 from ...errors import InvalidRecord, NotFound, SchemaError
+from ...records import (
+    CheckpointRecord,
+    JobStateRecord,
+    MessageRecord,
+    ThreadMetadata,
+)
 from ..common.queries import DELETED_TABLE, CoreDialect, CoreQueries, CoreStatements
 from ..common.transactions import read_only_store, schema_info_from, steps_from
 from .connection import PgConnections
@@ -119,6 +125,7 @@ class PostgresBackend(CoreQueries[psycopg.Connection[Any]], PgTraces, PgTransfer
         connect_timeout: float = 5.0,
         prepare_threshold: int | str | None = "auto",
         read_only: bool = False,
+        read_dsn: str | None = None,
     ) -> PostgresBackend:
         """Open the backend on a DSN, a ``psycopg.Connection`` or a ``ConnectionPool``.
 
@@ -140,6 +147,11 @@ class PostgresBackend(CoreQueries[psycopg.Connection[Any]], PgTraces, PgTransfer
                 reaches the server directly, off where a pooler stands between.
             read_only: Apply no schema step (a schema without our tables is refused) and
                 run everything in ``READ ONLY`` transactions.
+            read_dsn: A streaming replica for reads that tolerate lag (getting and
+                listing threads, messages, checkpoints and jobs): they go there once
+                it has replayed this store's own writes, to the primary before that
+                or while it is down. Transactions, snapshots and writes stay on the
+                primary.
 
         Raises:
             ThreadloomError: ``target`` is not usable, or the server cannot be reached.
@@ -164,6 +176,7 @@ class PostgresBackend(CoreQueries[psycopg.Connection[Any]], PgTraces, PgTransfer
             lock_timeout=busy_timeout,
             synchronous_commit=str(durability) == "full",
             read_only=read_only,
+            read_dsn=read_dsn,
         )
         return cls(conns, migrate=migrate)
 
@@ -204,6 +217,39 @@ class PostgresBackend(CoreQueries[psycopg.Connection[Any]], PgTraces, PgTransfer
     def _writing(self, what: str) -> AbstractContextManager[psycopg.Connection[Any]]:
         # One statement is atomic on its own: no transaction around it.
         return self._conns.call(what, writes=True)
+
+    # -- reads that may go to a replica (read_dsn) ---------------------------------
+
+    def get_thread(self, thread_id: str) -> ThreadMetadata | None:
+        with self._conns.lag_tolerant():
+            return super().get_thread(thread_id)
+
+    def list_threads(self, *, include_archived: bool, limit: int) -> list[ThreadMetadata]:
+        with self._conns.lag_tolerant():
+            return super().list_threads(include_archived=include_archived, limit=limit)
+
+    def iter_threads(self, *, include_archived: bool) -> Iterator[ThreadMetadata]:
+        # Read at the first next(), like the shared one, but the flag is not left set
+        # while the caller holds the iterator.
+        with self._conns.lag_tolerant():
+            threads = list(super().iter_threads(include_archived=include_archived))
+        yield from threads
+
+    def list_messages(self, thread_id: str, limit: int) -> list[MessageRecord]:
+        with self._conns.lag_tolerant():
+            return super().list_messages(thread_id, limit)
+
+    def list_all_messages(self, thread_id: str) -> list[MessageRecord]:
+        with self._conns.lag_tolerant():
+            return super().list_all_messages(thread_id)
+
+    def list_checkpoints(self, thread_id: str, limit: int) -> list[CheckpointRecord]:
+        with self._conns.lag_tolerant():
+            return super().list_checkpoints(thread_id, limit)
+
+    def list_jobs(self, limit: int) -> list[JobStateRecord]:
+        with self._conns.lag_tolerant():
+            return super().list_jobs(limit)
 
     # -- what PostgreSQL does its own way --------------------------------------------
 

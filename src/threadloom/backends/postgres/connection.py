@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,6 +36,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ... import _forks
 from ...errors import (
     Conflict,
+    ConnectionLost,
     InvalidRecord,
     NotFound,
     ReadOnlyError,
@@ -89,9 +91,9 @@ def _is_prepared_mixup(exc: BaseException) -> bool:
     return isinstance(exc, pg_errors.ProtocolViolation) and "prepared statement" in str(exc)
 
 
-def _lost(what: str, exc: BaseException) -> ThreadloomError:
-    return ThreadloomError(
-        f"{what}: the connection to PostgreSQL was lost ({str(exc).strip()}); the "
+def _lost(what: str, exc: BaseException) -> ConnectionLost:
+    return ConnectionLost(
+        f"{what}: the connection to PostgreSQL was lost ({_one_line(exc)}); the "
         "transaction was rolled back by the server (a write interrupted while committing "
         "may or may not have been applied); the next call reconnects"
     )
@@ -110,9 +112,9 @@ def translate_errors(what: str) -> Iterator[None]:
         InvalidRecord: A string cannot be stored as UTF-8 or an integer does not fit.
         ReadOnlyError: A write reached a read-only transaction (a snapshot's, or any
             transaction of a store opened read-only: then a :class:`ReadOnlyStore`).
+        ConnectionLost: The connection was lost (a restart, a failover).
         ThreadloomError: A transaction-pooling PgBouncer mixed up prepared statements
-            (one line naming ``prepare_threshold=None``), the connection was lost, or
-            any other driver error.
+            (one line naming ``prepare_threshold=None``), or any other driver error.
     """
     try:
         yield
@@ -160,11 +162,17 @@ def translate_errors(what: str) -> Iterator[None]:
 AUTO_PREPARE_THRESHOLD = 5
 
 
+#: Seconds reads stay on the primary after the replica could not be reached.
+REPLICA_RETRY_SECONDS = 5.0
+
+
 class _Local(threading.local):
     conn: psycopg.Connection[Any] | None = None
     depth: int = 0
     #: Whether the outermost open block is a snapshot (writes refused).
     read_only: bool = False
+    #: Whether the running call tolerates lag (may read from the replica).
+    lag_ok: bool = False
 
     def __init__(self) -> None:
         # One list per open write block: what to redo if that block rolls back.
@@ -195,6 +203,8 @@ class PgConnections:
         synchronous_commit: Force ``synchronous_commit=on`` on connections we open.
         read_only: Run every call and block in a ``READ ONLY`` transaction, so the
             server refuses any write.
+        read_dsn: A replica (or a pooler in front of replicas) for reads that
+            tolerate lag (see :meth:`lag_tolerant`); opened on first use.
 
     Raises:
         ThreadloomError: ``target`` is none of the three, or the server cannot be
@@ -213,6 +223,7 @@ class PgConnections:
         lock_timeout: float = 5.0,
         synchronous_commit: bool = False,
         read_only: bool = False,
+        read_dsn: str | None = None,
     ) -> None:
         self.read_only = read_only
         self._local = _Local()
@@ -279,6 +290,15 @@ class PgConnections:
                 "a PostgreSQL store opens on a postgresql:// DSN, a psycopg Connection or a "
                 f"psycopg_pool ConnectionPool, not {type(target).__name__}"
             )
+        self._read_dsn = read_dsn
+        self._replica: ConnectionPool[Any] | None = None
+        #: Read-your-writes: a write finished since the primary's LSN was last taken,
+        #: and the primary LSN the replica must have replayed before it serves reads.
+        self._ryw_dirty = False
+        self._ryw_lsn: str | None = None
+        self._replica_down_until = 0.0
+        if read_dsn is not None and not isinstance(read_dsn, str):
+            raise ThreadloomError(f"read_dsn must be a DSN string, not {type(read_dsn).__name__}")
         #: A caller's pool or connection is not configured by us: a read-only store
         #: wraps each single read in a READ ONLY transaction there.
         self._wrap_reads = read_only and not self._owns_pool
@@ -304,6 +324,9 @@ class PgConnections:
             if self._single is not self._given:
                 _forks.abandon(self._single)
             self._single = None  # _single_here() connects the child's own
+        if self._replica is not None:
+            _forks.abandon(self._replica)
+            self._replica = None
 
     # -- opening -------------------------------------------------------------------
 
@@ -467,6 +490,84 @@ class PgConnections:
         with self._single_lock:
             yield self._single_here()
 
+    @contextmanager
+    def lag_tolerant(self) -> Iterator[None]:
+        """Single reads in the block may go to the replica (``read_dsn``), if it has
+        replayed this store's own writes; blocks and writes stay on the primary."""
+        local = self._local
+        was = local.lag_ok
+        local.lag_ok = True
+        try:
+            yield
+        finally:
+            local.lag_ok = was
+
+    def _replica_pool(self) -> ConnectionPool[Any]:
+        replica = self._replica
+        if replica is None:
+            with self._reopen_lock:
+                if self._replica is None:
+                    assert self._read_dsn is not None
+                    self._replica = ConnectionPool(
+                        self._read_dsn,
+                        min_size=0,
+                        max_size=self._pool_args.get("max_size", 10),
+                        timeout=self._pool_args.get("timeout", 30.0),
+                        kwargs={
+                            "autocommit": True,
+                            "prepare_threshold": self._prepare_threshold,
+                            "connect_timeout": self._connect_seconds(),
+                        },
+                        configure=self._configure_replica,
+                        name="threadloom-replica",
+                        open=True,
+                    )
+                replica = self._replica
+        return replica
+
+    def _configure_replica(self, conn: psycopg.Connection[Any]) -> None:
+        if self.behind_pooler(conn) and self._prepare_auto:
+            conn.prepare_threshold = None
+
+    def _replica_for_read(self) -> ConnectionPool[Any] | None:
+        """The replica's pool if it has replayed this store's writes, else ``None``.
+
+        Read-your-writes without waiting: after a write, the first lag-tolerant read
+        takes the primary's WAL position (one round trip) and each read compares it
+        with the replica's replay position (one more) until the replica has caught
+        up; from then on reads go to the replica with no check, until the next write.
+        Reads before the replica caught up, and reads while it cannot be reached, go
+        to the primary.
+        """
+        if self._closed or time.monotonic() < self._replica_down_until:
+            return None
+        try:
+            if self._ryw_dirty:
+                self._ryw_dirty = False
+                with self._checkout() as conn:
+                    row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+                self._ryw_lsn = None if row is None else str(row[0])
+            replica = self._replica_pool()
+            need = self._ryw_lsn
+            if need is not None:
+                with replica.connection(timeout=self._connect_timeout) as conn:
+                    row = conn.execute(
+                        "SELECT coalesce(pg_last_wal_replay_lsn() >= %s::pg_lsn, true)",
+                        (need,),
+                    ).fetchone()
+                if not (row and row[0]):
+                    return None
+                if self._ryw_lsn == need:
+                    self._ryw_lsn = None
+            return replica
+        except (psycopg.Error, PoolTimeout):
+            # A replica that is down: the primary serves reads for a while (its own
+            # errors surface there), rather than every read waiting for a connect.
+            self._replica_down_until = time.monotonic() + REPLICA_RETRY_SECONDS
+            if self._ryw_lsn is None:
+                self._ryw_dirty = True
+            return None
+
     def check_writable(self, what: str) -> None:
         """Refuse a write: in a read-only store, or inside a snapshot (nothing is sent)."""
         if self.read_only:
@@ -488,24 +589,32 @@ class PgConnections:
         """
         if writes:
             self.check_writable(what)
-        with translate_errors(what), self._checkout() as conn:
-            if self._local.depth:
-                yield conn
-                return
-            pooled = self.pooled(conn)
-            # Through a pooler the session settings are not there (see _configure): a
-            # read-only store's reads and a durable store's writes carry their own.
-            wrap_read = self._wrap_reads or (pooled and self.read_only)
-            sync_write = pooled and writes and self._synchronous_commit
-            if conn.autocommit and not wrap_read and not sync_write:
-                yield conn
-            else:
-                with conn.transaction():
-                    if wrap_read:
-                        conn.execute("SET TRANSACTION READ ONLY")
-                    if sync_write:
-                        conn.execute("SET LOCAL synchronous_commit = on")
+        elif self._read_dsn is not None and self._local.lag_ok and not self._local.depth:
+            replica = self._replica_for_read()
+            if replica is not None:
+                with translate_errors(what), replica.connection() as conn:
                     yield conn
+                return
+        try:
+            with translate_errors(what), self._checkout() as conn:
+                pooled = self.pooled(conn)
+                # Through a pooler the session settings are not there (see _configure):
+                # a read-only store's reads and a durable store's writes carry their own.
+                wrap_read = self._wrap_reads or (pooled and self.read_only)
+                sync_write = pooled and writes and self._synchronous_commit
+                if self._local.depth or (conn.autocommit and not wrap_read and not sync_write):
+                    yield conn
+                else:
+                    with conn.transaction():
+                        if wrap_read:
+                            conn.execute("SET TRANSACTION READ ONLY")
+                        if sync_write:
+                            conn.execute("SET LOCAL synchronous_commit = on")
+                        yield conn
+        finally:
+            if writes:
+                # After the write: a read that takes the LSN from now on sees it.
+                self._ryw_dirty = True
 
     @contextmanager
     def write(self, what: str) -> Iterator[psycopg.Connection[Any]]:
@@ -540,6 +649,8 @@ class PgConnections:
                     local.depth -= 1
                     if outer:
                         local.conn = None
+                        # After the commit (or rollback): see call().
+                        self._ryw_dirty = True
         except BaseException:
             local.hooks.pop()
             # After the rollback (and, for the outermost block, after the connection
@@ -611,6 +722,8 @@ class PgConnections:
         self._closed = True
         if self._owns_pool and self._pool is not None:
             self._pool.close()
+        if self._replica is not None:
+            self._replica.close()
         with self._single_lock:
             # A connection threadloom reopened is ours to close; the caller's is not.
             single = self._single
