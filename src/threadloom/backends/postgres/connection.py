@@ -299,6 +299,10 @@ class PgConnections:
         self._replica_down_until = 0.0
         if read_dsn is not None and not isinstance(read_dsn, str):
             raise ThreadloomError(f"read_dsn must be a DSN string, not {type(read_dsn).__name__}")
+        #: How many calls can hold a connection at once.
+        self.max_concurrency = (
+            1 if self._pool is None else max(1, int(getattr(self._pool, "max_size", 1)))
+        )
         #: A caller's pool or connection is not configured by us: a read-only store
         #: wraps each single read in a READ ONLY transaction there.
         self._wrap_reads = read_only and not self._owns_pool
