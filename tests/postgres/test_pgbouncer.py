@@ -17,7 +17,7 @@ import pytest
 
 from tests.support import pg
 from tests.support.pgbouncer import Bouncer, bouncer
-from threadloom import StateStore, ThreadloomError, ThreadMetadata
+from threadloom import InvalidRecord, StateStore, ThreadloomError, ThreadMetadata
 from threadloom.backends.postgres.connection import PgConnections, translate_errors
 from threadloom.backends.postgres.schema import MIGRATIONS
 
@@ -124,3 +124,10 @@ def test_a_read_only_store_does_not_leave_other_clients_read_only(
                 with pytest.raises(ThreadloomError, match="read-only"):
                     reader.append_message("t", "user", "refused")
         assert [m.content for m in writer.list_messages("t")] == ["still writable"] * 3
+
+
+@pytest.mark.parametrize("value", ["sometimes", 2.5, True])
+def test_a_bad_prepare_threshold_is_refused_before_connecting(value: object) -> None:
+    # Port 1: nothing listens there; the refusal comes first.
+    with pytest.raises(InvalidRecord, match="prepare_threshold must be an int, None or 'auto'"):
+        StateStore.open("postgresql://nobody@127.0.0.1:1/x", prepare_threshold=value)
