@@ -7,6 +7,7 @@ Each test gets a fresh database: a file in a temp folder, or a fresh PostgreSQL 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -55,6 +56,21 @@ try:  # the PostgreSQL backend's test support registers "postgres" and "postgres
     BACKENDS.update(_pg.BACKENDS)
 except ImportError:  # pragma: no cover - until the backend exists
     pass
+else:  # the PostgreSQL contract suite through a real PgBouncer, in both pooling modes
+    from tests.support import cluster as _cluster
+    from tests.support import pgbouncer as _pgbouncer
+
+    BACKENDS.update(_pgbouncer.BACKENDS)
+    BACKENDS.update(_cluster.BACKENDS)  # reads on a streaming replica of our own
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_poolers() -> Iterator[None]:
+    """Stop the PgBouncers and clusters the tests started (if any) when the session ends."""
+    yield
+    for name in ("tests.support.pgbouncer", "tests.support.cluster"):
+        if name in sys.modules:
+            sys.modules[name].stop_all()
 
 
 #: The same backends, every call going through ``AsyncStateStore`` (its threads,

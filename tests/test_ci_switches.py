@@ -49,6 +49,8 @@ def test_ci_sets_every_switch_and_installs_the_peers() -> None:
     assert "pip install --quiet -e '.[bench]'" in script
     # The extra must still be installed before the tests run.
     assert script.index("'.[bench]'") < script.rindex("\nmake test")
+    # So must PgBouncer (the contract suite runs through it).
+    assert script.index("apt-get install -y -qq pgbouncer") < script.rindex("\nmake test")
 
 
 def test_a_switch_turns_a_skip_into_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,6 +8,7 @@ PostgreSQL). Start with :meth:`StateStore.open`.
 from .aio import AsyncStateStore, AsyncWorkflowStore
 from .errors import (
     Conflict,
+    ConnectionLost,
     CorruptData,
     EncryptedData,
     InvalidRecord,
@@ -66,6 +67,7 @@ __all__ = [
     "CheckpointRecord",
     "CompactionReport",
     "Conflict",
+    "ConnectionLost",
     "ControlNodeRun",
     "CorruptData",
     "DynamicToolRecord",

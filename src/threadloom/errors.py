@@ -11,6 +11,7 @@ from __future__ import annotations
 
 __all__ = [
     "Conflict",
+    "ConnectionLost",
     "CorruptData",
     "EncryptedData",
     "InvalidRecord",
@@ -45,6 +46,16 @@ class ReadOnlyError(ThreadloomError):
 
 class StoreBusy(ThreadloomError):
     """Another connection held the database lock for longer than the busy timeout."""
+
+
+class ConnectionLost(ThreadloomError):
+    """The connection to the database server went away during the call.
+
+    A server restart, ``pg_terminate_backend`` or a failover: the call's transaction
+    was rolled back by the server, except that a commit already sent may or may not
+    have been applied. The next call reconnects (with a multi-host DSN and
+    ``target_session_attrs=read-write``, to whichever server is the primary now).
+    """
 
 
 class CorruptData(ThreadloomError):

@@ -18,6 +18,8 @@ __all__ = [
     "ENV_FAULTS",
     "FRAMEWORKS",
     "PEERS",
+    "PGBOUNCER",
+    "REPLICATION",
     "SWITCHES",
     "required",
     "skip_unless_required",
@@ -30,6 +32,11 @@ PEERS = "THREADLOOM_REQUIRE_PEERS"
 #: The frameworks of the adapters (extras ``langgraph``, ``agents``, ``adk``) and the
 #: LangGraph conformance suite, for the adapters' tests.
 FRAMEWORKS = "THREADLOOM_REQUIRE_FRAMEWORKS"
+#: A ``pgbouncer`` binary for the contract suite through a real pooler.
+PGBOUNCER = "THREADLOOM_REQUIRE_PGBOUNCER"
+#: PostgreSQL's server binaries (``initdb``, ``pg_basebackup``, ``pg_ctl``) for the
+#: replica and failover tests, which build clusters of their own.
+REPLICATION = "THREADLOOM_REQUIRE_REPLICATION"
 
 #: Every switch CI must set (``tests/test_ci_switches.py`` checks ``.ci/run``).
 SWITCHES = (
@@ -38,6 +45,8 @@ SWITCHES = (
     ENV_FAULTS,
     PEERS,
     FRAMEWORKS,
+    PGBOUNCER,
+    REPLICATION,
 )
 
 

@@ -17,7 +17,7 @@ how they are had:
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -26,6 +26,12 @@ import psycopg
 from ...contract import MigrationStep, SchemaInfo
 from ...contract.lifecycle import SETTINGS_TABLE
 from ...errors import InvalidRecord, NotFound, SchemaError
+from ...records import (
+    CheckpointRecord,
+    JobStateRecord,
+    MessageRecord,
+    ThreadMetadata,
+)
 from ..common.adapters import AdapterStatements, GraphStorage, KeyValueStorage
 from ..common.lifecycle import LifecycleQueries
 from ..common.queries import DELETED_TABLE, CoreDialect, CoreQueries, CoreStatements
@@ -133,9 +139,10 @@ class PostgresBackend(
         pool_min_size: int = 1,
         pool_timeout: float = 30.0,
         connect_timeout: float = 5.0,
-        prepare_threshold: int | None = 5,
+        prepare_threshold: int | str | None = "auto",
         read_only: bool = False,
         search_config: str = "simple",
+        read_dsn: str | None = None,
     ) -> PostgresBackend:
         """Open the backend on a DSN, a ``psycopg.Connection`` or a ``ConnectionPool``.
 
@@ -153,12 +160,18 @@ class PostgresBackend(
             connect_timeout: Seconds to wait for the server.
             prepare_threshold: psycopg's ``prepare_threshold`` for connections threadloom
                 opens; ``None`` turns prepared statements off (PgBouncer in
-                transaction mode).
+                transaction mode). ``"auto"``: on (``5``) where the connection
+                reaches the server directly, off where a pooler stands between.
             read_only: Apply no schema step (a schema without our tables is refused) and
                 run everything in ``READ ONLY`` transactions.
             search_config: The text search configuration of the search index
                 (``simple``: no stemming; ``english``...). Changing it rebuilds the
                 index at the next search.
+            read_dsn: A streaming replica for reads that tolerate lag (getting and
+                listing threads, messages, checkpoints and jobs): they go there once
+                it has replayed this store's own writes, to the primary before that
+                or while it is down. Transactions, snapshots and writes stay on the
+                primary.
 
         Raises:
             ThreadloomError: ``target`` is not usable, or the server cannot be reached.
@@ -183,6 +196,7 @@ class PostgresBackend(
             lock_timeout=busy_timeout,
             synchronous_commit=str(durability) == "full",
             read_only=read_only,
+            read_dsn=read_dsn,
         )
         if not isinstance(search_config, str):
             raise InvalidRecord(f"search_config must be a str, got {search_config!r}")
@@ -229,6 +243,39 @@ class PostgresBackend(
     ) -> AbstractContextManager[psycopg.Connection[Any]]:
         # One statement is atomic on its own: no transaction around it.
         return self._conns.call(what, writes=True)
+
+    # -- reads that may go to a replica (read_dsn) ---------------------------------
+
+    def get_thread(self, thread_id: str) -> ThreadMetadata | None:
+        with self._conns.lag_tolerant():
+            return super().get_thread(thread_id)
+
+    def list_threads(self, *, include_archived: bool, limit: int) -> list[ThreadMetadata]:
+        with self._conns.lag_tolerant():
+            return super().list_threads(include_archived=include_archived, limit=limit)
+
+    def iter_threads(self, *, include_archived: bool) -> Iterator[ThreadMetadata]:
+        # Read at the first next(), like the shared one, but the flag is not left set
+        # while the caller holds the iterator.
+        with self._conns.lag_tolerant():
+            threads = list(super().iter_threads(include_archived=include_archived))
+        yield from threads
+
+    def list_messages(self, thread_id: str, limit: int) -> list[MessageRecord]:
+        with self._conns.lag_tolerant():
+            return super().list_messages(thread_id, limit)
+
+    def list_all_messages(self, thread_id: str) -> list[MessageRecord]:
+        with self._conns.lag_tolerant():
+            return super().list_all_messages(thread_id)
+
+    def list_checkpoints(self, thread_id: str, limit: int) -> list[CheckpointRecord]:
+        with self._conns.lag_tolerant():
+            return super().list_checkpoints(thread_id, limit)
+
+    def list_jobs(self, limit: int) -> list[JobStateRecord]:
+        with self._conns.lag_tolerant():
+            return super().list_jobs(limit)
 
     # -- what PostgreSQL does its own way --------------------------------------------
 

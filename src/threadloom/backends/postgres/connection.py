@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -34,6 +36,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ... import _forks
 from ...errors import (
     Conflict,
+    ConnectionLost,
     InvalidRecord,
     NotFound,
     ReadOnlyError,
@@ -69,9 +72,28 @@ def _refused_by_server(what: str, exc: BaseException) -> ReadOnlyError:
     )
 
 
-def _lost(what: str, exc: BaseException) -> ThreadloomError:
-    return ThreadloomError(
-        f"{what}: the connection to PostgreSQL was lost ({str(exc).strip()}); the "
+#: What to say when a pooler mixed up server-side prepared statements.
+POOLER_PREPARED = (
+    "a connection pooler in transaction mode (PgBouncer) is between threadloom and "
+    "PostgreSQL and server-side prepared statements do not survive it: open the store "
+    "with prepare_threshold=None (or leave it at its default, 'auto'), or give "
+    "threadloom a connection or pool made with prepare_threshold=None"
+)
+
+
+def _pooler_prepared(what: str, exc: BaseException) -> ThreadloomError:
+    return ThreadloomError(f"{what}: {POOLER_PREPARED} ({_one_line(exc)})")
+
+
+def _is_prepared_mixup(exc: BaseException) -> bool:
+    # "bind message supplies 5 parameters, but prepared statement "_pg3_0" requires 2":
+    # another client's statement of the same name on this server connection.
+    return isinstance(exc, pg_errors.ProtocolViolation) and "prepared statement" in str(exc)
+
+
+def _lost(what: str, exc: BaseException) -> ConnectionLost:
+    return ConnectionLost(
+        f"{what}: the connection to PostgreSQL was lost ({_one_line(exc)}); the "
         "transaction was rolled back by the server (a write interrupted while committing "
         "may or may not have been applied); the next call reconnects"
     )
@@ -90,12 +112,20 @@ def translate_errors(what: str) -> Iterator[None]:
         InvalidRecord: A string cannot be stored as UTF-8 or an integer does not fit.
         ReadOnlyError: A write reached a read-only transaction (a snapshot's, or any
             transaction of a store opened read-only: then a :class:`ReadOnlyStore`).
-        ThreadloomError: The connection was lost, or any other driver error.
+        ConnectionLost: The connection was lost (a restart, a failover).
+        ThreadloomError: A transaction-pooling PgBouncer mixed up prepared statements
+            (one line naming ``prepare_threshold=None``), or any other driver error.
     """
     try:
         yield
     except ThreadloomError:
         raise
+    except (pg_errors.InvalidSqlStatementName, pg_errors.DuplicatePreparedStatement) as exc:
+        raise _pooler_prepared(what, exc) from exc
+    except pg_errors.ProtocolViolation as exc:
+        if _is_prepared_mixup(exc):
+            raise _pooler_prepared(what, exc) from exc
+        raise _lost(what, exc) from exc
     except (
         pg_errors.LockNotAvailable,
         pg_errors.DeadlockDetected,
@@ -127,11 +157,22 @@ def translate_errors(what: str) -> Iterator[None]:
         ) from exc
 
 
+#: ``prepare_threshold="auto"`` on a direct connection: psycopg's default. Prepared
+#: statements take 20-50% off a call there (``python -m bench.pg_prepared``).
+AUTO_PREPARE_THRESHOLD = 5
+
+
+#: Seconds reads stay on the primary after the replica could not be reached.
+REPLICA_RETRY_SECONDS = 5.0
+
+
 class _Local(threading.local):
     conn: psycopg.Connection[Any] | None = None
     depth: int = 0
     #: Whether the outermost open block is a snapshot (writes refused).
     read_only: bool = False
+    #: Whether the running call tolerates lag (may read from the replica).
+    lag_ok: bool = False
 
     def __init__(self) -> None:
         # One list per open write block: what to redo if that block rolls back.
@@ -155,11 +196,15 @@ class PgConnections:
         connect_timeout: Seconds to wait for the server when connecting.
         prepare_threshold: psycopg's ``prepare_threshold`` for connections threadloom
             opens (``None`` disables server-side prepared statements, as PgBouncer in
-            transaction mode needs).
+            transaction mode needs). ``"auto"`` (the default): ``5`` on a direct
+            connection, ``None`` on a connection through a pooler (see
+            :meth:`behind_pooler`).
         lock_timeout: Seconds a statement waits for a row lock (``busy_timeout``).
         synchronous_commit: Force ``synchronous_commit=on`` on connections we open.
         read_only: Run every call and block in a ``READ ONLY`` transaction, so the
             server refuses any write.
+        read_dsn: A replica (or a pooler in front of replicas) for reads that
+            tolerate lag (see :meth:`lag_tolerant`); opened on first use.
 
     Raises:
         ThreadloomError: ``target`` is none of the three, or the server cannot be
@@ -174,15 +219,29 @@ class PgConnections:
         pool_min_size: int = 1,
         pool_timeout: float = 30.0,
         connect_timeout: float = 5.0,
-        prepare_threshold: int | None = 5,
+        prepare_threshold: int | str | None = "auto",
         lock_timeout: float = 5.0,
         synchronous_commit: bool = False,
         read_only: bool = False,
+        read_dsn: str | None = None,
     ) -> None:
         self.read_only = read_only
         self._local = _Local()
         self._closed = False
-        self._prepare_threshold = prepare_threshold
+        if prepare_threshold == "auto":
+            self._prepare_auto = True
+            self._prepare_threshold: int | None = AUTO_PREPARE_THRESHOLD
+        elif prepare_threshold is None or (
+            isinstance(prepare_threshold, int) and not isinstance(prepare_threshold, bool)
+        ):
+            self._prepare_auto = False
+            self._prepare_threshold = prepare_threshold
+        else:
+            raise InvalidRecord(
+                f"prepare_threshold must be an int, None or 'auto', got {prepare_threshold!r}"
+            )
+        #: Connections threadloom opened that reach PostgreSQL through a pooler.
+        self._pooled: weakref.WeakSet[psycopg.Connection[Any]] = weakref.WeakSet()
         self._lock_timeout_ms = int(lock_timeout * 1000)
         self._synchronous_commit = synchronous_commit
         self._connect_timeout = connect_timeout
@@ -231,6 +290,15 @@ class PgConnections:
                 "a PostgreSQL store opens on a postgresql:// DSN, a psycopg Connection or a "
                 f"psycopg_pool ConnectionPool, not {type(target).__name__}"
             )
+        self._read_dsn = read_dsn
+        self._replica: ConnectionPool[Any] | None = None
+        #: Read-your-writes: a write finished since the primary's LSN was last taken,
+        #: and the primary LSN the replica must have replayed before it serves reads.
+        self._ryw_dirty = False
+        self._ryw_lsn: str | None = None
+        self._replica_down_until = 0.0
+        if read_dsn is not None and not isinstance(read_dsn, str):
+            raise ThreadloomError(f"read_dsn must be a DSN string, not {type(read_dsn).__name__}")
         #: How many calls can hold a connection at once.
         self.max_concurrency = (
             1 if self._pool is None else max(1, int(getattr(self._pool, "max_size", 1)))
@@ -260,11 +328,39 @@ class PgConnections:
             if self._single is not self._given:
                 _forks.abandon(self._single)
             self._single = None  # _single_here() connects the child's own
+        if self._replica is not None:
+            _forks.abandon(self._replica)
+            self._replica = None
 
     # -- opening -------------------------------------------------------------------
 
+    @staticmethod
+    def behind_pooler(conn: psycopg.Connection[Any]) -> bool:
+        """Whether ``conn`` reaches PostgreSQL through a pooler (PgBouncer and the like).
+
+        A pooler hands the client a cancel key of its own, so the backend pid libpq
+        was told differs from the pid of the server process that runs the query. On
+        a direct connection they are always the same.
+        """
+        row = conn.execute("SELECT pg_backend_pid()").fetchone()
+        return row is not None and row[0] != conn.info.backend_pid
+
     def _configure(self, conn: psycopg.Connection[Any]) -> None:
-        """Settings for every connection threadloom opens itself."""
+        """Settings for every connection threadloom opens itself.
+
+        Through a pooler nothing is SET for the session: in transaction pooling a
+        session setting stays on whichever server connection ran it, for the next
+        client to inherit (a read-only store's ``default_transaction_read_only`` would
+        make another client's writes fail), and is missing from the next transaction.
+        There the settings are made per transaction instead (:meth:`set_local_timeouts`,
+        read-only transactions for reads), and prepared statements are off under
+        ``prepare_threshold="auto"``.
+        """
+        if self.behind_pooler(conn):
+            self._pooled.add(conn)
+            if self._prepare_auto:
+                conn.prepare_threshold = None
+            return
         conn.execute(f"SET lock_timeout = {self._lock_timeout_ms}")
         if self._synchronous_commit:
             conn.execute("SET synchronous_commit = on")
@@ -353,6 +449,21 @@ class PgConnections:
 
     # -- using ---------------------------------------------------------------------
 
+    def pooled(self, conn: psycopg.Connection[Any]) -> bool:
+        """Whether threadloom opened ``conn`` and found a pooler in front of the server."""
+        return conn in self._pooled
+
+    def set_local_timeouts(self, conn: psycopg.Connection[Any]) -> None:
+        """In the open transaction: this store's ``lock_timeout`` (and durability).
+
+        On a direct connection the session already has them; through a pooler a
+        session setting cannot be relied on, so a transaction sets its own.
+        """
+        if self.pooled(conn):
+            conn.execute(f"SET LOCAL lock_timeout = {self._lock_timeout_ms}")
+            if self._synchronous_commit:
+                conn.execute("SET LOCAL synchronous_commit = on")
+
     @property
     def single_connection(self) -> bool:
         """Whether calls share one connection (a caller's ``psycopg.Connection``)."""
@@ -383,6 +494,84 @@ class PgConnections:
         with self._single_lock:
             yield self._single_here()
 
+    @contextmanager
+    def lag_tolerant(self) -> Iterator[None]:
+        """Single reads in the block may go to the replica (``read_dsn``), if it has
+        replayed this store's own writes; blocks and writes stay on the primary."""
+        local = self._local
+        was = local.lag_ok
+        local.lag_ok = True
+        try:
+            yield
+        finally:
+            local.lag_ok = was
+
+    def _replica_pool(self) -> ConnectionPool[Any]:
+        replica = self._replica
+        if replica is None:
+            with self._reopen_lock:
+                if self._replica is None:
+                    assert self._read_dsn is not None
+                    self._replica = ConnectionPool(
+                        self._read_dsn,
+                        min_size=0,
+                        max_size=self._pool_args.get("max_size", 10),
+                        timeout=self._pool_args.get("timeout", 30.0),
+                        kwargs={
+                            "autocommit": True,
+                            "prepare_threshold": self._prepare_threshold,
+                            "connect_timeout": self._connect_seconds(),
+                        },
+                        configure=self._configure_replica,
+                        name="threadloom-replica",
+                        open=True,
+                    )
+                replica = self._replica
+        return replica
+
+    def _configure_replica(self, conn: psycopg.Connection[Any]) -> None:
+        if self.behind_pooler(conn) and self._prepare_auto:
+            conn.prepare_threshold = None
+
+    def _replica_for_read(self) -> ConnectionPool[Any] | None:
+        """The replica's pool if it has replayed this store's writes, else ``None``.
+
+        Read-your-writes without waiting: after a write, the first lag-tolerant read
+        takes the primary's WAL position (one round trip) and each read compares it
+        with the replica's replay position (one more) until the replica has caught
+        up; from then on reads go to the replica with no check, until the next write.
+        Reads before the replica caught up, and reads while it cannot be reached, go
+        to the primary.
+        """
+        if self._closed or time.monotonic() < self._replica_down_until:
+            return None
+        try:
+            if self._ryw_dirty:
+                self._ryw_dirty = False
+                with self._checkout() as conn:
+                    row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+                self._ryw_lsn = None if row is None else str(row[0])
+            replica = self._replica_pool()
+            need = self._ryw_lsn
+            if need is not None:
+                with replica.connection(timeout=self._connect_timeout) as conn:
+                    row = conn.execute(
+                        "SELECT coalesce(pg_last_wal_replay_lsn() >= %s::pg_lsn, true)",
+                        (need,),
+                    ).fetchone()
+                if not (row and row[0]):
+                    return None
+                if self._ryw_lsn == need:
+                    self._ryw_lsn = None
+            return replica
+        except (psycopg.Error, PoolTimeout):
+            # A replica that is down: the primary serves reads for a while (its own
+            # errors surface there), rather than every read waiting for a connect.
+            self._replica_down_until = time.monotonic() + REPLICA_RETRY_SECONDS
+            if self._ryw_lsn is None:
+                self._ryw_dirty = True
+            return None
+
     def check_writable(self, what: str) -> None:
         """Refuse a write: in a read-only store, or inside a snapshot (nothing is sent)."""
         if self.read_only:
@@ -404,14 +593,32 @@ class PgConnections:
         """
         if writes:
             self.check_writable(what)
-        with translate_errors(what), self._checkout() as conn:
-            if (conn.autocommit and not self._wrap_reads) or self._local.depth:
-                yield conn
-            else:
-                with conn.transaction():
-                    if self._wrap_reads:
-                        conn.execute("SET TRANSACTION READ ONLY")
+        elif self._read_dsn is not None and self._local.lag_ok and not self._local.depth:
+            replica = self._replica_for_read()
+            if replica is not None:
+                with translate_errors(what), replica.connection() as conn:
                     yield conn
+                return
+        try:
+            with translate_errors(what), self._checkout() as conn:
+                pooled = self.pooled(conn)
+                # Through a pooler the session settings are not there (see _configure):
+                # a read-only store's reads and a durable store's writes carry their own.
+                wrap_read = self._wrap_reads or (pooled and self.read_only)
+                sync_write = pooled and writes and self._synchronous_commit
+                if self._local.depth or (conn.autocommit and not wrap_read and not sync_write):
+                    yield conn
+                else:
+                    with conn.transaction():
+                        if wrap_read:
+                            conn.execute("SET TRANSACTION READ ONLY")
+                        if sync_write:
+                            conn.execute("SET LOCAL synchronous_commit = on")
+                        yield conn
+        finally:
+            if writes:
+                # After the write: a read that takes the LSN from now on sees it.
+                self._ryw_dirty = True
 
     @contextmanager
     def write(self, what: str) -> Iterator[psycopg.Connection[Any]]:
@@ -439,11 +646,15 @@ class PgConnections:
                 local.depth += 1
                 try:
                     with conn.transaction():
+                        if outer:
+                            self.set_local_timeouts(conn)
                         yield conn
                 finally:
                     local.depth -= 1
                     if outer:
                         local.conn = None
+                        # After the commit (or rollback): see call().
+                        self._ryw_dirty = True
         except BaseException:
             local.hooks.pop()
             # After the rollback (and, for the outermost block, after the connection
@@ -515,6 +726,8 @@ class PgConnections:
         self._closed = True
         if self._owns_pool and self._pool is not None:
             self._pool.close()
+        if self._replica is not None:
+            self._replica.close()
         with self._single_lock:
             # A connection threadloom reopened is ours to close; the caller's is not.
             single = self._single

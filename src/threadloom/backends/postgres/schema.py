@@ -6,10 +6,13 @@ answers alike on both backends. Applied steps are rows of
 ``threadloom_schema_migrations``; each step runs in its own transaction together with
 its row, so a crash leaves whole steps.
 
-Many processes may open a fresh database at once: the first takes a session-level
-``pg_advisory_lock`` keyed by the schema, creates what is missing and releases it; the
-others wait on the lock, re-read the applied steps and find nothing to do. The check
-before the lock is read-only, so opening an up-to-date database never waits.
+Many processes may open a fresh database at once: each step's transaction takes a
+transaction-scoped ``pg_advisory_xact_lock`` keyed by the schema, re-reads the applied
+steps and applies the step only if it is still pending; the others wait on the lock
+and find it done. A transaction-scoped lock is what holds behind a transaction-pooling
+PgBouncer (a session-level one would be taken and released on different server
+connections). The check before the lock is read-only, so opening an up-to-date
+database never waits.
 
 Types: timestamps and counters are ``bigint`` (SQLite's 64-bit INTEGER), flags stay
 ``integer`` 0/1 as in the original's file, JSON columns are ``json`` holding the
@@ -448,7 +451,14 @@ def plan_migrations(conns: PgConnections) -> MigrationPlan:
 
 
 def apply_migrations(conns: PgConnections) -> list[PgMigration]:
-    """Apply every pending step under an advisory lock, each with its version row.
+    """Apply every pending step, each in its own transaction under an advisory lock.
+
+    Each step's transaction first takes ``pg_advisory_xact_lock`` (keyed by schema),
+    then re-reads the applied steps and applies the step only if it is still pending,
+    together with its version row. A transaction-scoped lock holds behind a
+    transaction-pooling PgBouncer, where a session-level lock would be taken on one
+    server connection and released (or not) on another; it is released by the
+    commit or rollback, so a crash or a lost connection never leaves it held.
 
     Returns:
         The steps applied by this call (empty when another process got there first).
@@ -458,37 +468,33 @@ def apply_migrations(conns: PgConnections) -> list[PgMigration]:
         StoreBusy: Another process held the migration lock past the lock timeout.
         ThreadloomError: A step failed (it is rolled back; earlier steps stay).
     """
-    if not plan_migrations(conns).pending:
+    pending = plan_migrations(conns).pending
+    if not pending:
         return []
+    # Keyed by schema: tests and tenants in separate schemas do not wait on each other.
+    key = "hashtext('threadloom-migrate'), hashtext(coalesce(current_schema(), ''))"
     done: list[PgMigration] = []
     with conns.session("failed to migrate the PostgreSQL schema") as conn:
-        # Keyed by schema: tests and tenants in separate schemas do not wait on each other.
-        key = "hashtext('threadloom-migrate'), hashtext(coalesce(current_schema(), ''))"
-        conn.execute(f"SELECT pg_advisory_lock({key})")
-        if not conn.autocommit:
-            conn.commit()
-        try:
+        with conn.transaction():
+            conns.set_local_timeouts(conn)
+            conn.execute(f"SELECT pg_advisory_xact_lock({key})")
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} ("
+                "name text PRIMARY KEY, description text NOT NULL, "
+                "applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+        for migration in pending:
             with conn.transaction():
+                conns.set_local_timeouts(conn)
+                conn.execute(f"SELECT pg_advisory_xact_lock({key})")
+                # Re-read under the lock: another process may have applied it meanwhile
+                # (and it may be newer than us by now).
+                if migration not in _plan(conn, conns.location).pending:
+                    continue
+                migration.apply(conn)
                 conn.execute(
-                    f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} ("
-                    "name text PRIMARY KEY, description text NOT NULL, "
-                    "applied_at timestamptz NOT NULL DEFAULT now())"
+                    f"INSERT INTO {VERSION_TABLE} (name, description) VALUES (%s, %s)",
+                    (migration.name, migration.description),
                 )
-            # Re-read under the lock: another process may have migrated meanwhile.
-            pending = _plan(conn, conns.location).pending
-            if not conn.autocommit:
-                conn.commit()
-            for migration in pending:
-                with conn.transaction():
-                    migration.apply(conn)
-                    conn.execute(
-                        f"INSERT INTO {VERSION_TABLE} (name, description) VALUES (%s, %s)",
-                        (migration.name, migration.description),
-                    )
-                done.append(migration)
-        finally:
-            if not conn.broken:
-                conn.execute(f"SELECT pg_advisory_unlock({key})")
-                if not conn.autocommit:
-                    conn.commit()
+            done.append(migration)
     return done
