@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "threadloom.cli.maint",
     "threadloom.cli.demo",
     "threadloom.cli.copy_cmd",
+    "threadloom.cli.serve_cmd",
 )
 
 

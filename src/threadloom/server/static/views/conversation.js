@@ -1,0 +1,161 @@
+// Conversation: one branch as a transcript, a switcher at every fork, live appends.
+import { get, listen, post, tid } from "../api.js";
+import { fill, h, tag } from "../dom.js";
+import { onLeave, server } from "../app.js";
+import { messageCard, threadHeader, threadLink } from "./common.js";
+
+const PAGE = 200;
+
+// The tree's nodes by id, and the leaf a node leads to: down the current branch where
+// the node is on it, else down its newest child.
+export async function loadTree(id) {
+  const tree = await get(`${tid(id)}/tree`);
+  const nodes = new Map(tree.nodes.map((n) => [n.id, n]));
+  const roots = tree.nodes.filter((n) => n.parent_id === null || !nodes.has(n.parent_id)).map((n) => n.id);
+  const leafUnder = (start) => {
+    let node = nodes.get(start);
+    while (node && node.children.length) {
+      const next = node.children.find((c) => nodes.get(c)?.on_current_branch) ?? node.children[node.children.length - 1];
+      node = nodes.get(next);
+    }
+    return node ? node.id : start;
+  };
+  const leaves = tree.nodes.filter((n) => !n.children.length);
+  return { tree, nodes, roots, leafUnder, leaves };
+}
+
+export async function conversationView(main, id, params) {
+  const head = await threadHeader(main, id, "conversation");
+  const t = await loadTree(id);
+  const msg = params.get("msg") ? Number(params.get("msg")) : null;
+  const explicit = params.get("leaf") ? Number(params.get("leaf")) : msg !== null ? t.leafUnder(msg) : null;
+  let currentLeaf = head.thread.current_leaf_id;
+  let leaf = explicit ?? currentLeaf;
+  const following = explicit === null || explicit === currentLeaf;
+
+  const bar = h("div", { class: "branch-bar" });
+  const older = h("button", { type: "button", class: "older", hidden: true }, "Load older messages");
+  const list = h("div", { class: "transcript" });
+  const notice = h("p", { class: "notice", hidden: true, role: "status" });
+  main.append(bar, older, list, notice);
+
+  const paintBar = () => {
+    const onCurrent = leaf === currentLeaf;
+    fill(bar, 
+      h("span", {}, leaf === null ? "No messages yet." : `Branch ending at #${leaf} `),
+      leaf !== null ? (onCurrent ? tag("current branch", "current") : tag("not the current branch", "other")) : null,
+      " ",
+      !onCurrent && leaf !== null && currentLeaf !== null
+        ? h("a", { href: threadLink(id, "/diff", `a=${currentLeaf}&b=${leaf}`) }, "Diff with the current branch")
+        : null,
+      " ",
+      !onCurrent && !server.read_only && leaf !== null
+        ? h("button", { type: "button", class: "make-current", onclick: () => switchTo(leaf) }, "Make this the current branch")
+        : null,
+      ` ${t.leaves.length} branch${t.leaves.length === 1 ? "" : "es"} in all`,
+    );
+  };
+
+  const switchTo = async (target) => {
+    await post(`${tid(id)}/switch`, { message_id: target });
+    location.hash = threadLink(id);
+  };
+
+  const switcher = (m) => {
+    const siblings = m.parent_entry_id !== null && t.nodes.has(m.parent_entry_id) ? t.nodes.get(m.parent_entry_id).children : t.roots;
+    if (siblings.length < 2) return null;
+    const at = siblings.indexOf(m.id);
+    const goTo = (i) => (location.hash = threadLink(id, "", `leaf=${t.leafUnder(siblings[i])}`));
+    return h(
+      "span",
+      { class: "switcher", role: "group", "aria-label": "Sibling branches" },
+      h("button", { type: "button", class: "sibling-prev", disabled: at <= 0, "aria-label": "Previous branch", onclick: () => goTo(at - 1) }, "◀"),
+      h("span", { class: "pos" }, `${at + 1}/${siblings.length}`),
+      h("button", { type: "button", class: "sibling-next", disabled: at >= siblings.length - 1, "aria-label": "Next branch", onclick: () => goTo(at + 1) }, "▶"),
+    );
+  };
+
+  const forkForm = (m) => {
+    if (server.read_only) return null;
+    const form = h(
+      "form",
+      {
+        class: "fork-form",
+        hidden: true,
+        onsubmit: async (e) => {
+          e.preventDefault();
+          const data = new FormData(form);
+          await post(`${tid(id)}/fork`, { message_id: m.id, role: data.get("role"), content: data.get("content") });
+          location.hash = threadLink(id);
+          window.dispatchEvent(new HashChangeEvent("hashchange"));
+        },
+      },
+      h("textarea", { name: "content", required: true, rows: 3, placeholder: "New message under this one…", "aria-label": "Content of the new message" }),
+      h("select", { name: "role", "aria-label": "Role" }, ["user", "assistant", "system", "tool"].map((r) => h("option", { value: r }, r))),
+      h("button", { type: "submit" }, "Fork"),
+    );
+    return h(
+      "div",
+      { class: "fork" },
+      h("button", { type: "button", class: "fork-open", onclick: () => form.toggleAttribute("hidden") }, "Fork here"),
+      form,
+    );
+  };
+
+  const card = (m) => messageCard(m, { current: m.id === currentLeaf, header: switcher(m), footer: forkForm(m) });
+  let shown = [];
+
+  const page = await get(`${tid(id)}/messages`, { leaf: explicit ?? undefined, limit: PAGE });
+  shown = page.messages;
+  list.append(...shown.map(card));
+  if (!shown.length) list.append(h("p", { class: "empty" }, "No messages on this branch."));
+  older.hidden = !page.branch.has_more;
+  const loadOlder = async () => {
+    const more = await get(`${tid(id)}/messages`, { leaf: leaf ?? undefined, before: shown[0].id, limit: PAGE });
+    shown = [...more.messages, ...shown];
+    list.prepend(...more.messages.map(card));
+    older.hidden = !more.branch.has_more;
+    return more.messages.length > 0;
+  };
+  older.addEventListener("click", loadOlder);
+  paintBar();
+
+  if (msg !== null) {
+    while (!list.querySelector(`#m${msg}`) && !older.hidden && (await loadOlder()));
+    const target = list.querySelector(`#m${msg}`);
+    if (target) {
+      target.classList.add("focused");
+      target.scrollIntoView({ block: "center" });
+      target.focus();
+    }
+  }
+
+  // Live: another process appended, forked or switched. Following the current
+  // branch, new messages are appended in place; otherwise the page says so.
+  const refresh = async () => {
+    const fresh = await get(tid(id));
+    const previous = currentLeaf;
+    currentLeaf = fresh.thread.current_leaf_id;
+    if (!following || currentLeaf === previous) return;
+    const tail = await get(`${tid(id)}/messages`, { limit: PAGE });
+    const last = shown.length ? shown[shown.length - 1].id : null;
+    const at = last === null ? -1 : tail.messages.findIndex((m) => m.id === last);
+    if (last !== null && at < 0) {
+      fill(notice, "The current branch changed. ", h("a", { href: threadLink(id), onclick: () => window.dispatchEvent(new HashChangeEvent("hashchange")) }, "Show it"));
+      notice.hidden = false;
+      return;
+    }
+    const added = tail.messages.slice(at + 1);
+    leaf = currentLeaf;
+    const updated = await loadTree(id);
+    Object.assign(t, updated);
+    list.querySelector(".empty")?.remove();
+    for (const old of list.querySelectorAll(".tag.current")) old.remove();
+    list.querySelector(".msg.current")?.classList.remove("current");
+    shown = [...shown, ...added];
+    list.append(...added.map(card));
+    added[added.length - 1]?.id && list.lastElementChild.scrollIntoView({ block: "nearest" });
+    paintBar();
+  };
+  onLeave(listen({ thread: id }, { thread: refresh }));
+}
