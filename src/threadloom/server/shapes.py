@@ -295,11 +295,11 @@ async def workflow_run_doc(access: StoreReads, run_id: str) -> dict[str, Any]:
         NotFound: No such run.
     """
     tree = await access.workflows.get_run_tree(run_id)
-    earlier = [
-        r
-        for r in await access.workflows.list_runs(workflow_id=tree.run.workflow_id, limit=20)
-        if r.id != tree.run.id and r.started_at <= tree.run.started_at
-    ]
+    # Newest first (ties: latest recorded first), so the runs after this one in the list
+    # are those it could have replayed from.
+    runs = await access.workflows.list_runs(workflow_id=tree.run.workflow_id, limit=1000)
+    ids = [r.id for r in runs]
+    earlier = runs[ids.index(tree.run.id) + 1 :][:20] if tree.run.id in ids else []
 
     async def replay(leaf: Any) -> str | None:
         if str(leaf.status) == "replay_diverged":

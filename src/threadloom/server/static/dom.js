@@ -1,5 +1,5 @@
-// DOM helpers. Everything shown from the store goes through text nodes: no innerHTML
-// anywhere in the viewer, so stored text can never become markup.
+// DOM helpers. Everything shown from the store goes through text nodes, never through
+// an HTML parser, so stored text can never become markup.
 
 // Bidirectional-text controls can make text read differently from what it is
 // ("Trojan Source"); they are shown as visible markers instead.
@@ -11,6 +11,15 @@ export function visible(text) {
     (c) => `\u27E6U+${c.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}\u27E7`,
   );
 }
+
+// The only attributes h() sets (besides aria-* and data-*): nothing that loads a URL
+// or runs code.
+const ATTRIBUTES = new Set([
+  "class", "id", "title", "type", "name", "value", "placeholder", "role", "tabindex", "rows",
+  "colspan", "min", "max", "low", "high", "optimum", "disabled", "selected", "open", "hidden",
+  "required", "autocomplete", "scope", "rel", "target", "lang", "width", "height", "viewBox",
+  "d", "cx", "cy", "r",
+]);
 
 // h("div", {class: "x", onclick: fn}, "text", child...) -> element.
 // Attributes: "on…" only as functions (listeners), "href" only for safe URLs.
@@ -30,7 +39,7 @@ export function h(tag, attrs = {}, ...children) {
       if (safe) el.setAttribute("href", safe);
       continue;
     }
-    if (key === "style" || key === "src" || key === "srcdoc") continue;
+    if (!ATTRIBUTES.has(key) && !/^(aria|data)-[a-z-]+$/.test(key)) continue;
     if (key === "dataset") {
       for (const [k, v] of Object.entries(value)) el.dataset[k] = String(v);
       continue;
