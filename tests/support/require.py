@@ -14,12 +14,14 @@ from typing import NoReturn
 
 import pytest
 
-__all__ = ["ENV_FAULTS", "PEERS", "SWITCHES", "required", "skip_unless_required"]
+__all__ = ["BROWSER", "ENV_FAULTS", "PEERS", "SWITCHES", "required", "skip_unless_required"]
 
 #: Mounting a tmpfs (full disk, read-only media) and dropping root to ``nobody``.
 ENV_FAULTS = "THREADLOOM_REQUIRE_ENV_FAULTS"
 #: The benchmark's peer libraries (the ``bench`` extra) for the peer smoke tests.
 PEERS = "THREADLOOM_REQUIRE_PEERS"
+#: The viewer's browser tests: Playwright (the ``browser`` extra) and Debian's Chromium.
+BROWSER = "THREADLOOM_REQUIRE_BROWSER"
 
 #: Every switch CI must set (``tests/test_ci_switches.py`` checks ``.ci/run``).
 SWITCHES = (
@@ -27,6 +29,7 @@ SWITCHES = (
     "THREADLOOM_REQUIRE_SHARED",
     ENV_FAULTS,
     PEERS,
+    BROWSER,
 )
 
 
