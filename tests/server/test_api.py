@@ -38,10 +38,13 @@ def _get(client: TestClient, path: str, expect: int = 200, **params: Any) -> Any
 
 def test_every_cli_twin_answers_the_cli_document(served: Served, client: TestClient) -> None:
     main = served.ids["main"]
-    twins = [
+    twins: list[tuple[str, dict[str, Any], list[str]]] = [
         ("/api/threads", {}, ["threads"]),
-        ("/api/threads", {"archived": "include", "limit": 2, "page": 2},
-         ["threads", "--archived", "--limit", "2", "--page", "2"]),
+        (
+            "/api/threads",
+            {"archived": "include", "limit": 2, "page": 2},
+            ["threads", "--archived", "--limit", "2", "--page", "2"],
+        ),
         ("/api/threads", {"status": "running"}, ["threads", "--status", "running"]),
         (f"/api/threads/{main}/messages", {}, ["show", main]),
         (f"/api/threads/{main}/tree", {}, ["tree", main]),
@@ -51,7 +54,7 @@ def test_every_cli_twin_answers_the_cli_document(served: Served, client: TestCli
         (f"/api/threads/{main}/tools", {}, ["tools", main]),
         ("/api/jobs", {}, ["jobs"]),
         ("/api/jobs", {"status": "running"}, ["jobs", "--status", "running"]),
-    ]  # fmt: skip
+    ]
     for path, params, args in twins:
         api = _get(client, path, **params)
         expected = _cli_json(served.db, *args)
@@ -103,9 +106,7 @@ def test_a_diff_starts_after_the_common_ancestor(served: Served, client: TestCli
     _get(client, f"/api/threads/{main}/diff", 404, a=current, b=10**9)
 
 
-def test_workflow_runs_mark_replay_hits_and_divergences(
-    served: Served, client: TestClient
-) -> None:
+def test_workflow_runs_mark_replay_hits_and_divergences(served: Served, client: TestClient) -> None:
     runs = _get(client, "/api/workflows/runs")["runs"]
     assert {r["id"] for r in runs} == {served.ids["run"], served.ids["first_run"]}
     run = _get(client, f"/api/workflows/runs/{served.ids['run']}")

@@ -39,7 +39,9 @@ def _playwright() -> Any:
             require.BROWSER, "Playwright is not installed (pip install -e '.[browser]')"
         )
     if not CHROMIUM.exists() and shutil.which("chromium") is None:
-        require.skip_unless_required(require.BROWSER, "Chromium is missing (apt-get install chromium)")
+        require.skip_unless_required(
+            require.BROWSER, "Chromium is missing (apt-get install chromium)"
+        )
     return sync_playwright
 
 
@@ -105,8 +107,16 @@ class Page:
         self.dialogs: list[str] = []
         self.page.on("request", lambda r: self.requests.append(r.url))
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
-        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        self.page.on("console", self._console)
+        self.page.on("dialog", self._dialog)
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            self.errors.append(message.text)
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
 
     def go(self, hash_: str) -> Any:
         self.page.goto(self.site.url + hash_)
@@ -149,8 +159,11 @@ def test_open_a_session_and_switch_branch(page: Page, shots: Path) -> None:
     with StateStore.open(page.site.db, read_only=True) as store:
         assert store.get_thread(page.site.ids["main"]).current_leaf_id == 11  # type: ignore[union-attr]
         store.close()
-    subprocess.run([*THREADLOOM, "--db", page.site.db, "switch", page.site.ids["main"], "8"],
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [*THREADLOOM, "--db", page.site.db, "switch", page.site.ids["main"], "8"],
+        check=True,
+        capture_output=True,
+    )
 
 
 def test_open_the_tree_and_diff_two_leaves(page: Page, shots: Path) -> None:
@@ -207,8 +220,9 @@ def test_a_message_appended_by_another_process_appears(page: Page, shots: Path) 
         "with StateStore.open(sys.argv[1]) as s: print(s.append_message(sys.argv[2], "
         "'assistant', 'Appended **live** by another process'))"
     )
-    out = subprocess.run([sys.executable, "-c", code, page.site.db, main],
-                         check=True, capture_output=True, text=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", code, page.site.db, main], check=True, capture_output=True, text=True
+    )
     new_id = int(out.stdout)
     pg.wait_for_selector(f"#m{new_id}")
     assert pg.locator(f"#m{new_id} strong").inner_text() == "live"
@@ -259,12 +273,21 @@ def test_a_phone_width_shows_one_column(browser: Any, demo: Site, shots: Path) -
 def test_hostile_content_renders_inert(browser: Any, hostile: Site, shots: Path) -> None:
     p = Page(browser, hostile)
     try:
-        for view in ("#/", "#/t/evil", "#/t/evil/tree", "#/t/evil/checkpoints",
-                     "#/t/evil/tools", "#/jobs", "#/search?q=script"):  # fmt: skip
+        for view in (
+            "#/",
+            "#/t/evil",
+            "#/t/evil/tree",
+            "#/t/evil/checkpoints",
+            "#/t/evil/tools",
+            "#/jobs",
+            "#/search?q=script",
+        ):
             pg = p.go(view)
             pg.wait_for_timeout(300)
             assert pg.evaluate("window.__pwned") is None, view
-            assert pg.locator("main script, main img, main iframe, main svg:not(.tree)").count() == 0
+            assert (
+                pg.locator("main script, main img, main iframe, main svg:not(.tree)").count() == 0
+            )
             hrefs = pg.eval_on_selector_all("a[href]", "as => as.map(a => a.getAttribute('href'))")
             assert all(h.startswith(("#/", "https://")) for h in hrefs), hrefs
             if view == "#/t/evil":

@@ -40,7 +40,9 @@ def test_a_token_is_needed_for_everything(served: Served) -> None:
     with served.client(token=token, loopback_only=False) as client:
         for path in ("/", "/app.js", "/api/threads", "/api/events"):
             assert client.get(path).status_code == 401, path
-        assert client.get("/api/threads", headers={"authorization": "Bearer nope"}).status_code == 401
+        assert (
+            client.get("/api/threads", headers={"authorization": "Bearer nope"}).status_code == 401
+        )
         ok = client.get("/api/threads", headers={"authorization": f"Bearer {token}"})
         assert ok.status_code == 200
         assert client.get("/auth", params={"token": "wrong"}).status_code == 401

@@ -64,10 +64,10 @@ def test_another_process_appending_is_streamed_live(served: Served) -> None:
             assert next(events) == "hello"
             # Another process (the CLI) forks: the thread's leaf moves.
             subprocess.run(
-                [*THREADLOOM, "--db", served.db, "fork", main, "2",
-                 "--content", "From elsewhere"],
-                check=True, capture_output=True,
-            )  # fmt: skip
+                [*THREADLOOM, "--db", served.db, "fork", main, "2", "--content", "From elsewhere"],
+                check=True,
+                capture_output=True,
+            )
             seen = set()
             for name in events:
                 seen.add(name)
@@ -81,8 +81,9 @@ def test_beyond_loopback_a_token_is_generated_and_required(tmp_path: Path) -> No
     db = tmp_path / "state.db"
     subprocess.run(
         [*THREADLOOM, "--db", str(db), "demo"],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        check=True,
+        capture_output=True,
+    )
     with running("--db", str(db), "serve", "--host", "0.0.0.0") as url:
         token = re.search(r"auth\?token=([\w-]+)", url)
         assert token is not None and len(token.group(1)) >= 32
@@ -96,10 +97,19 @@ def test_beyond_loopback_a_token_is_generated_and_required(tmp_path: Path) -> No
 
 def test_a_short_token_is_refused(tmp_path: Path) -> None:
     result = subprocess.run(
-        [*THREADLOOM, "--db", str(tmp_path / "x.db"), "serve",
-         "--host", "0.0.0.0", "--token", "short"],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            *THREADLOOM,
+            "--db",
+            str(tmp_path / "x.db"),
+            "serve",
+            "--host",
+            "0.0.0.0",
+            "--token",
+            "short",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2 and "at least 16 characters" in result.stderr
 
 

@@ -14,7 +14,7 @@ HOSTILE = [
     "<script>window.__pwned = 'script'</script> after the script tag",
     "[click me](javascript:window.__pwned='link') and [data](data:text/html,<script>x</script>)",
     '<img src="x" onerror="window.__pwned=\'img\'"> an image tag',
-    '<svg onload="window.__pwned=\'svg\'"><script>window.__pwned=\'svg2\'</script></svg>',
+    "<svg onload=\"window.__pwned='svg'\"><script>window.__pwned='svg2'</script></svg>",
     "![tracker](http://tracker.invalid/pixel.png) and [real](https://example.invalid/page)",
     '"><iframe src="javascript:window.__pwned=\'frame\'"></iframe>',
     "bidi: access\u202eLEVEL_ADMIN\u2066 // \u2067check\u2069 end",
@@ -67,7 +67,11 @@ def seed_hostile(store: StateStore, thread_id: str, now: int, huge: bool = True)
         thread_id,
         "tool",
         "<script>window.__pwned='tool'</script>",
-        {"type": "function_call_output", "name": "<img src=x onerror=alert(1)>", "output": "<svg/onload=alert(1)>"},
+        {
+            "type": "function_call_output",
+            "name": "<img src=x onerror=alert(1)>",
+            "output": "<svg/onload=alert(1)>",
+        },
     )
     if huge:
         store.append_message(thread_id, "assistant", HUGE)
@@ -96,4 +100,3 @@ def seed_hostile(store: StateStore, thread_id: str, now: int, huge: bool = True)
             updated_at=now,
         )
     )
-

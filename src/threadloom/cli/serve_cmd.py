@@ -80,9 +80,7 @@ def serve_cmd(
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets)
             # The URL once the socket is bound: --port 0 picks a free port.
-            bound = next(
-                (s.getsockname()[1] for srv in self.servers for s in srv.sockets), port
-            )
+            bound = next((s.getsockname()[1] for srv in self.servers for s in srv.sockets), port)
             url = f"http://{shown}:{bound}/"
             if token is not None:
                 url += f"auth?token={token}"

@@ -38,7 +38,11 @@ class WorkflowReads(Protocol):
     """The workflow-trace reads the viewer makes (``store.workflows``)."""
 
     async def list_runs(
-        self, *, workflow_id: str | None = None, status: str | None = None, limit: int = 50,
+        self,
+        *,
+        workflow_id: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
         offset: int = 0,
     ) -> list[WorkflowRun]: ...
 
@@ -59,10 +63,15 @@ class StoreReads(Protocol):
     async def get_thread(self, id: str) -> ThreadMetadata | None: ...
     def iter_threads(self, *, include_archived: bool = True) -> AsyncIterator[ThreadMetadata]: ...
     async def list_threads(
-        self, filters: Any = None, *, include_archived: bool | None = None,
+        self,
+        filters: Any = None,
+        *,
+        include_archived: bool | None = None,
         limit: int | None = None,
     ) -> list[ThreadMetadata]: ...
-    async def list_messages(self, thread_id: str, limit: int | None = None) -> list[MessageRecord]: ...
+    async def list_messages(
+        self, thread_id: str, limit: int | None = None
+    ) -> list[MessageRecord]: ...
     async def list_all_messages(self, thread_id: str) -> list[MessageRecord]: ...
     async def list_checkpoints(
         self, thread_id: str, limit: int | None = None
@@ -108,11 +117,22 @@ class ThreadedStore:
         self._store = store
         self._workflows: _ThreadedWorkflows | None = None
         for name in (
-            "get_thread", "list_threads", "list_messages", "list_all_messages",
-            "list_checkpoints", "load_checkpoint", "list_jobs", "get_thread_goal",
-            "get_dynamic_tools", "session_index_entries", "fork_at_message",
-            "set_current_leaf_id", "upsert_thread", "mark_archived", "mark_unarchived",
-        ):  # fmt: skip
+            "get_thread",
+            "list_threads",
+            "list_messages",
+            "list_all_messages",
+            "list_checkpoints",
+            "load_checkpoint",
+            "list_jobs",
+            "get_thread_goal",
+            "get_dynamic_tools",
+            "session_index_entries",
+            "fork_at_message",
+            "set_current_leaf_id",
+            "upsert_thread",
+            "mark_archived",
+            "mark_unarchived",
+        ):
             setattr(self, name, _threaded(getattr(store, name)))
 
     @property
@@ -180,4 +200,3 @@ async def search(access: StoreReads, query: str, limit: int) -> list[dict[str, A
     full-text search is on main.
     """
     return await anyio.to_thread.run_sync(_scan_search, access.store, query, limit)
-

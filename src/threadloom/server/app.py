@@ -315,69 +315,143 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", "/api/", "What this server is and whether it is read-only.", api_index),
     Endpoint("GET", "/api/openapi.json", "This description.", api_openapi),
     Endpoint(
-        "GET", "/api/threads", "Sessions, newest first, with counts (a page).", api_threads,
+        "GET",
+        "/api/threads",
+        "Sessions, newest first, with counts (a page).",
+        api_threads,
         (
-            Param("archived", "string", "Include archived threads, or only them.",
-                  ("include", "only")),
+            Param(
+                "archived", "string", "Include archived threads, or only them.", ("include", "only")
+            ),
             Param("status", "string", "Only these statuses (repeatable).", _STATUSES, True),
             Param("cwd", "string", "Only threads in this directory or below."),
             Param("name", "string", "Only threads whose name contains this text."),
-            _LIMIT, Param("page", "integer", "Page number (from 1)."),
+            _LIMIT,
+            Param("page", "integer", "Page number (from 1)."),
         ),
         cli_twin="threads --json",
-    ),  # fmt: skip
+    ),
     Endpoint("GET", _T, "One session with its title and counts.", api_thread),
     Endpoint(
-        "GET", _T + "/messages", "A page of a branch, oldest first.", api_messages,
+        "GET",
+        _T + "/messages",
+        "A page of a branch, oldest first.",
+        api_messages,
         (
             Param("leaf", "integer", "The branch's leaf (default: the current leaf)."),
             Param("before", "integer", "Only messages before this one (older pages)."),
             Param("limit", "integer", f"At most this many (default 200, up to {MAX_PAGE})."),
         ),
         cli_twin="show --json",
-    ),  # fmt: skip
-    Endpoint("GET", _T + "/tree", "Every message as a tree node.", api_tree,
-             cli_twin="tree --json"),  # fmt: skip
+    ),
     Endpoint(
-        "GET", _T + "/diff", "Two branches from their common ancestor.", api_diff,
+        "GET", _T + "/tree", "Every message as a tree node.", api_tree, cli_twin="tree --json"
+    ),
+    Endpoint(
+        "GET",
+        _T + "/diff",
+        "Two branches from their common ancestor.",
+        api_diff,
         (Param("a", "integer", "One leaf."), Param("b", "integer", "The other leaf.")),
-    ),  # fmt: skip
-    Endpoint("GET", _T + "/checkpoints", "Checkpoints, latest first.", api_checkpoints,
-             (_LIMIT,), cli_twin="checkpoints --json"),  # fmt: skip
-    Endpoint("GET", _T + "/checkpoints/{checkpoint_id}", "One checkpoint's state.",
-             api_checkpoint, cli_twin="checkpoint show --json"),  # fmt: skip
-    Endpoint("GET", _T + "/goal", "The session's goal (null if none).", api_goal,
-             cli_twin="goal --json"),  # fmt: skip
-    Endpoint("GET", _T + "/tools", "Dynamic tools by position.", api_tools,
-             cli_twin="tools --json"),  # fmt: skip
+    ),
     Endpoint(
-        "GET", "/api/jobs", "Background jobs.", api_jobs,
-        (_LIMIT, Param("status", "string", "Only these statuses (repeatable).", _JOB_STATUSES,
-                       True)),
+        "GET",
+        _T + "/checkpoints",
+        "Checkpoints, latest first.",
+        api_checkpoints,
+        (_LIMIT,),
+        cli_twin="checkpoints --json",
+    ),
+    Endpoint(
+        "GET",
+        _T + "/checkpoints/{checkpoint_id}",
+        "One checkpoint's state.",
+        api_checkpoint,
+        cli_twin="checkpoint show --json",
+    ),
+    Endpoint(
+        "GET", _T + "/goal", "The session's goal (null if none).", api_goal, cli_twin="goal --json"
+    ),
+    Endpoint(
+        "GET", _T + "/tools", "Dynamic tools by position.", api_tools, cli_twin="tools --json"
+    ),
+    Endpoint(
+        "GET",
+        "/api/jobs",
+        "Background jobs.",
+        api_jobs,
+        (
+            _LIMIT,
+            Param("status", "string", "Only these statuses (repeatable).", _JOB_STATUSES, True),
+        ),
         cli_twin="jobs --json",
-    ),  # fmt: skip
+    ),
     Endpoint(
-        "GET", "/api/workflows/runs", "Workflow runs, newest first.", api_runs,
-        (Param("workflow_id", "string", "Only runs of this workflow."),
-         Param("status", "string", "Only runs with this status."), _LIMIT,
-         Param("offset", "integer", "Skip this many first.")),
-    ),  # fmt: skip
-    Endpoint("GET", "/api/workflows/runs/{run_id}",
-             "A run: branches, leaves (replay hits and divergences), control nodes.",
-             api_run),  # fmt: skip
-    Endpoint("GET", "/api/search", "Messages and sessions containing a text.", api_search,
-             (Param("q", "string", "The text."), _LIMIT)),  # fmt: skip
-    Endpoint("GET", "/api/events", "Server-sent events when the store changes.", api_events,
-             (Param("thread", "string", "Also watch this thread and its goal."),)),  # fmt: skip
-    Endpoint("POST", _T + "/fork", "Start a branch under a message (it becomes current).",
-             api_fork, body={"message_id": "integer", "content": "string", "role": "string"},
-             write=True, cli_twin="fork --json"),  # fmt: skip
-    Endpoint("POST", _T + "/switch", "Make a message the current leaf.", api_switch,
-             body={"message_id": "integer"}, write=True, cli_twin="switch --json"),  # fmt: skip
-    Endpoint("POST", _T + "/rename", "Rename (null removes the name).", api_rename,
-             body={"name": "string"}, write=True),  # fmt: skip
-    Endpoint("POST", _T + "/archive", "Archive or unarchive.", api_archive,
-             body={"archived": "boolean"}, write=True),  # fmt: skip
+        "GET",
+        "/api/workflows/runs",
+        "Workflow runs, newest first.",
+        api_runs,
+        (
+            Param("workflow_id", "string", "Only runs of this workflow."),
+            Param("status", "string", "Only runs with this status."),
+            _LIMIT,
+            Param("offset", "integer", "Skip this many first."),
+        ),
+    ),
+    Endpoint(
+        "GET",
+        "/api/workflows/runs/{run_id}",
+        "A run: branches, leaves (replay hits and divergences), control nodes.",
+        api_run,
+    ),
+    Endpoint(
+        "GET",
+        "/api/search",
+        "Messages and sessions containing a text.",
+        api_search,
+        (Param("q", "string", "The text."), _LIMIT),
+    ),
+    Endpoint(
+        "GET",
+        "/api/events",
+        "Server-sent events when the store changes.",
+        api_events,
+        (Param("thread", "string", "Also watch this thread and its goal."),),
+    ),
+    Endpoint(
+        "POST",
+        _T + "/fork",
+        "Start a branch under a message (it becomes current).",
+        api_fork,
+        body={"message_id": "integer", "content": "string", "role": "string"},
+        write=True,
+        cli_twin="fork --json",
+    ),
+    Endpoint(
+        "POST",
+        _T + "/switch",
+        "Make a message the current leaf.",
+        api_switch,
+        body={"message_id": "integer"},
+        write=True,
+        cli_twin="switch --json",
+    ),
+    Endpoint(
+        "POST",
+        _T + "/rename",
+        "Rename (null removes the name).",
+        api_rename,
+        body={"name": "string"},
+        write=True,
+    ),
+    Endpoint(
+        "POST",
+        _T + "/archive",
+        "Archive or unarchive.",
+        api_archive,
+        body={"archived": "boolean"},
+        write=True,
+    ),
 )
 
 
@@ -527,9 +601,7 @@ def create_app(store: StateStore, options: ServerOptions | None = None) -> Guard
         ImportError: The ``server`` extra (Starlette) is not installed.
     """
     opts = options or ServerOptions()
-    routes = [
-        _route(e) for e in ENDPOINTS if not e.write or opts.allow_writes
-    ]
+    routes = [_route(e) for e in ENDPOINTS if not e.write or opts.allow_writes]
     routes.append(_static_route(_static_files()))
     app = Starlette(routes=routes)
     app.state.access = open_access(store)

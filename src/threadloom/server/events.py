@@ -40,9 +40,14 @@ async def fingerprints(access: StoreReads, thread_id: str | None) -> dict[str, H
         found["thread"] = (
             None
             if thread is None
-            else (thread.updated_at, thread.current_leaf_id, thread.name, thread.archived,
-                  thread.status.value)
-        )  # fmt: skip
+            else (
+                thread.updated_at,
+                thread.current_leaf_id,
+                thread.name,
+                thread.archived,
+                thread.status.value,
+            )
+        )
         found["goal"] = None if goal is None else (goal.updated_at, goal.tokens_used, goal.status)
     return found
 

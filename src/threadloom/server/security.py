@@ -130,9 +130,9 @@ class Guard:
         host = _header(scope, b"host") or ""
         if self.options.loopback_only and not is_loopback(_host_name(host)):
             return 421, f"this server answers only for loopback hosts, not {host!r}", ()
-        if self.options.token is not None and scope["path"] != "/auth":
-            if not self._has_token(scope):
-                return 401, "a token is required: open the URL the server printed", ()
+        needs_token = self.options.token is not None and scope["path"] != "/auth"
+        if needs_token and not self._has_token(scope):
+            return 401, "a token is required: open the URL the server printed", ()
         if scope["method"] not in _READS:
             if not self.options.allow_writes:
                 return 403, "the server is read-only (start it with --allow-writes)", ()
