@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck unit bench install
+.PHONY: run test lint typecheck unit bench install generate
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,8 @@ run: $(BIN)/.installed
 	@echo "or activate the environment first (. $(BIN)/activate) and run threadloom --help."
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check src tests bench examples
-	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/ruff check src tests bench examples tools
+	$(BIN)/ruff format --check src tests bench examples tools
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
@@ -33,6 +33,11 @@ unit: $(BIN)/.installed
 	$(BIN)/pytest
 
 test: lint typecheck unit
+
+# The async store's methods, generated from the synchronous store's signatures
+# (tests/test_async_generated.py fails while src/threadloom/aio/_generated.py is stale).
+generate: $(BIN)/.installed
+	$(BIN)/python tools/generate_async.py
 
 # Benchmarks beside the original, the raw-SQL floor and peers (a few minutes):
 # writes docs/benchmarks.md and docs/benchmarks.png.

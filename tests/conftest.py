@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.async_face import async_backends
 from threadloom import StateStore
 
 
@@ -56,10 +57,28 @@ except ImportError:  # pragma: no cover - until the backend exists
     pass
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+#: The same backends, every call going through ``AsyncStateStore`` (its threads,
+#: routing, blocks and iterators); the core contract modules below run on them too.
+ASYNC_BACKENDS = async_backends(BACKENDS)
+ASYNC_CONTRACT_MODULES = frozenset(
+    {"test_store_api", "test_workflows", "test_snapshot", "test_error_types", "test_branch_walk"}
+)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "make_store" not in metafunc.fixturenames:
+        return
+    names = sorted(BACKENDS)
+    if metafunc.module.__name__.rsplit(".", 1)[-1] in ASYNC_CONTRACT_MODULES:
+        names += sorted(ASYNC_BACKENDS)
+    metafunc.parametrize("make_store", names, indirect=True)
+
+
+@pytest.fixture
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
     """A factory of fresh stores on the parametrized backend."""
-    yield from BACKENDS[request.param](tmp_path)
+    factory = BACKENDS.get(request.param) or ASYNC_BACKENDS[request.param]
+    yield from factory(tmp_path)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ and workflow traces, on the original CodeWhale ``StateStore``'s SQLite format (o
 PostgreSQL). Start with :meth:`StateStore.open`.
 """
 
+from .aio import AsyncStateStore, AsyncWorkflowStore
 from .errors import (
     Conflict,
     CorruptData,
@@ -53,6 +54,8 @@ from .workflows import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsyncStateStore",
+    "AsyncWorkflowStore",
     "BranchRun",
     "CandidateKind",
     "CandidateStatus",

@@ -71,6 +71,12 @@ class Backend(MaintenanceOperations, TraceOperations, TransferOperations, Protoc
     location: str
     #: Opened with ``read_only=True``: every write raises ``ReadOnlyStore``.
     read_only: bool
+    #: The database takes one writer at a time (SQLite): the async store sends this
+    #: process's writes through one thread rather than have them wait on each other.
+    single_writer: bool
+    #: How many calls can run at once, each on its own connection (PostgreSQL: the
+    #: pool's size); the async store runs that many threads.
+    max_concurrency: int
 
     @property
     def session_index(self) -> SessionIndex:

@@ -86,6 +86,8 @@ class PostgresBackend(CoreQueries[psycopg.Connection[Any]], PgTraces, PgTransfer
         self._conns = conns
         self.location = conns.location
         self.read_only = conns.read_only
+        self.single_writer = False
+        self.max_concurrency = conns.max_concurrency
         self.session_index = PgSessionIndex(conns)
         try:
             if migrate and not self.read_only:

@@ -231,6 +231,10 @@ class PgConnections:
                 "a PostgreSQL store opens on a postgresql:// DSN, a psycopg Connection or a "
                 f"psycopg_pool ConnectionPool, not {type(target).__name__}"
             )
+        #: How many calls can hold a connection at once.
+        self.max_concurrency = (
+            1 if self._pool is None else max(1, int(getattr(self._pool, "max_size", 1)))
+        )
         #: A caller's pool or connection is not configured by us: a read-only store
         #: wraps each single read in a READ ONLY transaction there.
         self._wrap_reads = read_only and not self._owns_pool

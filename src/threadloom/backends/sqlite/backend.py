@@ -102,6 +102,10 @@ class SqliteBackend(
         self.path = path
         self.location = str(path)
         self.read_only = read_only
+        self.single_writer = True
+        # WAL readers run beside the writer, but decoding rows is Python under one GIL:
+        # more reading threads than cores buy nothing.
+        self.max_concurrency = max(1, min(4, os.cpu_count() or 1))
         if path.is_dir():
             raise ThreadloomError(f"the database path {path} is a directory, not a file")
         if read_only:
