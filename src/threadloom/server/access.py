@@ -1,20 +1,20 @@
 """The server's one door to the store: awaitable reads and writes.
 
 Every handler reaches the store through :func:`open_access` and the :class:`StoreReads`
-protocol it returns, never through :class:`~threadloom.StateStore` directly, so the
-event loop never blocks on a query. Today the door is :class:`ThreadedStore`, which
-runs each call of the sync store in a worker thread; ``AsyncStateStore.wrap`` has the
-same face, and switching to it is the one line in :func:`open_access`.
+protocol (the part of :class:`~threadloom.AsyncStateStore` the server uses), never
+through :class:`~threadloom.StateStore` directly, so the event loop never blocks on a
+query. Two composite reads that are not store methods (counts per thread, search) run
+the sync store's helpers on a worker thread, here and nowhere else.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any, ParamSpec, Protocol, TypeVar
+from collections.abc import AsyncIterator, Iterable
+from typing import Any, Protocol
 
 import anyio.to_thread
 
+from ..aio import AsyncStateStore
 from ..maintenance import ThreadCounts, thread_counts
 from ..records import (
     CheckpointRecord,
@@ -28,10 +28,7 @@ from ..records import (
 from ..store import StateStore
 from ..workflows import LeafRun, WorkflowRun, WorkflowRunTree
 
-__all__ = ["StoreReads", "ThreadedStore", "WorkflowReads", "counts_of", "open_access", "search"]
-
-P = ParamSpec("P")
-T = TypeVar("T")
+__all__ = ["StoreReads", "WorkflowReads", "counts_of", "open_access", "search"]
 
 
 class WorkflowReads(Protocol):
@@ -60,6 +57,7 @@ class StoreReads(Protocol):
     @property
     def workflows(self) -> WorkflowReads: ...
 
+    async def aclose(self) -> None: ...
     async def get_thread(self, id: str) -> ThreadMetadata | None: ...
     def iter_threads(self, *, include_archived: bool = True) -> AsyncIterator[ThreadMetadata]: ...
     async def list_threads(
@@ -90,75 +88,10 @@ class StoreReads(Protocol):
     async def mark_unarchived(self, id: str) -> bool: ...
 
 
-def _threaded(method: Callable[P, T]) -> Callable[P, Any]:
-    @functools.wraps(method)
-    async def call(*args: P.args, **kwargs: P.kwargs) -> T:
-        return await anyio.to_thread.run_sync(functools.partial(method, *args, **kwargs))
-
-    return call
-
-
-class _ThreadedWorkflows:
-    def __init__(self, store: StateStore) -> None:
-        wf = store.workflows
-        self.list_runs = _threaded(wf.list_runs)
-        self.get_run_tree = _threaded(wf.get_run_tree)
-        self.find_replay = _threaded(wf.find_replay)
-
-
-class ThreadedStore:
-    """:class:`StoreReads` over a sync :class:`StateStore`: each call in a worker thread.
-
-    The sync store is safe to call from several threads (one connection per thread on
-    SQLite, a pool on PostgreSQL), so concurrent requests do not queue behind one lock.
-    """
-
-    def __init__(self, store: StateStore) -> None:
-        self._store = store
-        self._workflows: _ThreadedWorkflows | None = None
-        for name in (
-            "get_thread",
-            "list_threads",
-            "list_messages",
-            "list_all_messages",
-            "list_checkpoints",
-            "load_checkpoint",
-            "list_jobs",
-            "get_thread_goal",
-            "get_dynamic_tools",
-            "session_index_entries",
-            "fork_at_message",
-            "set_current_leaf_id",
-            "upsert_thread",
-            "mark_archived",
-            "mark_unarchived",
-        ):
-            setattr(self, name, _threaded(getattr(store, name)))
-
-    @property
-    def store(self) -> StateStore:
-        """The sync store underneath."""
-        return self._store
-
-    @property
-    def workflows(self) -> _ThreadedWorkflows:
-        """The workflow-trace reads."""
-        if self._workflows is None:
-            self._workflows = _ThreadedWorkflows(self._store)
-        return self._workflows
-
-    async def iter_threads(self, *, include_archived: bool = True) -> AsyncIterator[ThreadMetadata]:
-        """Every thread, most recently updated first (read in one worker call)."""
-        threads = await anyio.to_thread.run_sync(
-            lambda: list(self._store.iter_threads(include_archived=include_archived))
-        )
-        for thread in threads:
-            yield thread
-
-
 def open_access(store: StateStore) -> StoreReads:
-    """The awaitable face the server uses over ``store`` (which stays the caller's)."""
-    return ThreadedStore(store)  # type: ignore[return-value]
+    """The awaitable face the server uses over ``store`` (which stays the caller's:
+    closing the face stops its threads and leaves ``store`` open)."""
+    return AsyncStateStore.wrap(store)
 
 
 async def counts_of(access: StoreReads, ids: Iterable[str]) -> dict[str, ThreadCounts]:

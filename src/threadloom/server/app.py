@@ -7,7 +7,8 @@ built from that table, so the two cannot disagree.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -603,8 +604,15 @@ def create_app(store: StateStore, options: ServerOptions | None = None) -> Guard
     opts = options or ServerOptions()
     routes = [_route(e) for e in ENDPOINTS if not e.write or opts.allow_writes]
     routes.append(_static_route(_static_files()))
-    app = Starlette(routes=routes)
-    app.state.access = open_access(store)
+    access = open_access(store)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await access.aclose()  # its threads; the store stays the caller's
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.access = access
     app.state.options = opts
     return Guard(
         app,
