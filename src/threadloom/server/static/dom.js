@@ -18,7 +18,7 @@ const ATTRIBUTES = new Set([
   "class", "id", "title", "type", "name", "value", "placeholder", "role", "tabindex", "rows",
   "colspan", "min", "max", "low", "high", "optimum", "disabled", "selected", "open", "hidden",
   "required", "autocomplete", "scope", "rel", "target", "lang", "width", "height", "viewBox",
-  "d", "cx", "cy", "r",
+  "d", "cx", "cy", "r", "list", "inputmode", "size", "pattern",
 ]);
 
 // h("div", {class: "x", onclick: fn}, "text", child...) -> element.

@@ -145,3 +145,15 @@ export function messageCard(m, extra = {}) {
     extra.footer || null,
   );
 }
+
+// A leaf picker: a text field with the leaves as suggestions (a <select> of a thousand
+// branches would cost the page a second to lay out, and help nobody). The suggestions
+// are one <datalist> per form, from leafOptions().
+export function leafPicker(name, label, chosen) {
+  return h("input", { name, value: chosen ?? "", "aria-label": label, list: "leaf-options", inputmode: "numeric", size: 8, required: true, pattern: "[0-9]+" });
+}
+
+export function leafOptions(leaves, nodes, current) {
+  return h("datalist", { id: "leaf-options" },
+    leaves.map((l) => h("option", { value: l }, `${l === current ? "(current) " : ""}${oneLine(nodes.get(l)?.preview, 40)}`)));
+}

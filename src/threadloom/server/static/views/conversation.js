@@ -12,23 +12,40 @@ export async function loadTree(id) {
   const tree = await get(`${tid(id)}/tree`);
   const nodes = new Map(tree.nodes.map((n) => [n.id, n]));
   const roots = tree.nodes.filter((n) => n.parent_id === null || !nodes.has(n.parent_id)).map((n) => n.id);
-  const leafUnder = (start) => {
-    let node = nodes.get(start);
-    while (node && node.children.length) {
-      const next = node.children.find((c) => nodes.get(c)?.on_current_branch) ?? node.children[node.children.length - 1];
-      node = nodes.get(next);
-    }
-    return node ? node.id : start;
-  };
+  // Every node's leaf in one pass: children before parents (reverse depth-first order).
+  const order = [];
+  const stack = [...roots];
+  while (stack.length) {
+    const nid = stack.pop();
+    order.push(nid);
+    for (const c of nodes.get(nid).children) if (nodes.has(c)) stack.push(c);
+  }
+  const leafOf = new Map();
+  for (let i = order.length - 1; i >= 0; i--) {
+    const node = nodes.get(order[i]);
+    const kids = node.children.filter((c) => leafOf.has(c));
+    const next = kids.find((c) => nodes.get(c).on_current_branch) ?? kids[kids.length - 1];
+    leafOf.set(node.id, next === undefined ? node.id : leafOf.get(next));
+  }
+  const leafUnder = (start) => leafOf.get(start) ?? start;
   const leaves = tree.nodes.filter((n) => !n.children.length);
-  return { tree, nodes, roots, leafUnder, leaves };
+  return { tree, nodes, roots, leafUnder, leaves, order };
 }
 
 export async function conversationView(main, id, params) {
-  const head = await threadHeader(main, id, "conversation");
-  const t = await loadTree(id);
   const msg = params.get("msg") ? Number(params.get("msg")) : null;
-  const explicit = params.get("leaf") ? Number(params.get("leaf")) : msg !== null ? t.leafUnder(msg) : null;
+  // The tree (for the switchers) comes beside the page, not before it: a long thread's
+  // transcript shows first, its switchers a moment later.
+  const treeLoad = loadTree(id);
+  const headLoad = threadHeader(main, id, "conversation");
+  let explicit = params.get("leaf") ? Number(params.get("leaf")) : null;
+  const t = { nodes: new Map(), roots: [], leaves: [], leafUnder: (x) => x };
+  if (explicit === null && msg !== null) {
+    Object.assign(t, await treeLoad);
+    explicit = t.leafUnder(msg);
+  }
+  const pageLoad = get(`${tid(id)}/messages`, { leaf: explicit ?? undefined, limit: PAGE });
+  const head = await headLoad;
   let currentLeaf = head.thread.current_leaf_id;
   let leaf = explicit ?? currentLeaf;
   const following = explicit === null || explicit === currentLeaf;
@@ -52,7 +69,7 @@ export async function conversationView(main, id, params) {
       !onCurrent && !server.read_only && leaf !== null
         ? h("button", { type: "button", class: "make-current", onclick: () => switchTo(leaf) }, "Make this the current branch")
         : null,
-      ` ${t.leaves.length} branch${t.leaves.length === 1 ? "" : "es"} in all`,
+      t.leaves.length ? ` ${t.leaves.length} branch${t.leaves.length === 1 ? "" : "es"} in all` : "",
     );
   };
 
@@ -62,6 +79,7 @@ export async function conversationView(main, id, params) {
   };
 
   const switcher = (m) => {
+    if (!t.nodes.has(m.id)) return h("span", { class: "switcher-slot" });
     const siblings = m.parent_entry_id !== null && t.nodes.has(m.parent_entry_id) ? t.nodes.get(m.parent_entry_id).children : t.roots;
     if (siblings.length < 2) return null;
     const at = siblings.indexOf(m.id);
@@ -105,7 +123,7 @@ export async function conversationView(main, id, params) {
   const card = (m) => messageCard(m, { current: m.id === currentLeaf, header: switcher(m), footer: forkForm(m) });
   let shown = [];
 
-  const page = await get(`${tid(id)}/messages`, { leaf: explicit ?? undefined, limit: PAGE });
+  const page = await pageLoad;
   shown = page.messages;
   list.append(...shown.map(card));
   if (!shown.length) list.append(h("p", { class: "empty" }, "No messages on this branch."));
@@ -119,6 +137,16 @@ export async function conversationView(main, id, params) {
   };
   older.addEventListener("click", loadOlder);
   paintBar();
+  treeLoad.then((tree) => {
+    Object.assign(t, tree);
+    for (const m of shown) {
+      const slot = list.querySelector(`#m${m.id} .switcher-slot`);
+      const made = switcher(m);
+      if (slot && made) slot.replaceWith(made);
+      else slot?.remove();
+    }
+    paintBar();
+  });
 
   if (msg !== null) {
     while (!list.querySelector(`#m${msg}`) && !older.hidden && (await loadOlder()));

@@ -1,7 +1,7 @@
 // Branch diff: two leaves side by side from their common ancestor.
 import { get, tid } from "../api.js";
-import { h, oneLine } from "../dom.js";
-import { messageCard, threadHeader, threadLink } from "./common.js";
+import { h } from "../dom.js";
+import { leafOptions, leafPicker, messageCard, threadHeader, threadLink } from "./common.js";
 import { loadTree } from "./conversation.js";
 
 export async function diffView(main, id, params) {
@@ -11,9 +11,7 @@ export async function diffView(main, id, params) {
   const current = head.thread.current_leaf_id;
   const a = Number(params.get("a") || current);
   const b = Number(params.get("b") || (leaves.find((l) => l !== a) ?? a));
-  const pick = (name, chosen) =>
-    h("select", { name, "aria-label": name === "a" ? "Left leaf" : "Right leaf" },
-      leaves.map((l) => h("option", { value: l, selected: l === chosen }, `#${l}${l === current ? " (current)" : ""} ${oneLine(t.nodes.get(l).preview, 40)}`)));
+  const pick = (name, chosen) => leafPicker(name, name === "a" ? "Left leaf" : "Right leaf", chosen);
   const form = h("form", {
     class: "diff-pick",
     onsubmit: (e) => {
@@ -21,7 +19,7 @@ export async function diffView(main, id, params) {
       const data = new FormData(form);
       location.hash = threadLink(id, "/diff", `a=${data.get("a")}&b=${data.get("b")}`);
     },
-  }, pick("a", a), " ↔ ", pick("b", b), " ", h("button", { type: "submit" }, "Compare"));
+  }, pick("a", a), " ↔ ", pick("b", b), " ", h("button", { type: "submit" }, "Compare"), leafOptions(leaves, t.nodes, current));
   main.append(form);
   if (!leaves.length || Number.isNaN(a) || Number.isNaN(b)) {
     main.append(h("p", { class: "empty" }, "Nothing to compare."));
