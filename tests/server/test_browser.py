@@ -245,8 +245,9 @@ def test_the_other_views(page: Page, shots: Path) -> None:
     page.shot(shots, "jobs")
     pg = page.go("#/workflows")
     pg.click(".run >> nth=0")
-    pg.wait_for_selector(".tag.hit")
+    pg.wait_for_selector(".tag.replayhit")
     assert pg.locator(".tag.diverged").count() == 1
+    assert "null" not in pg.locator("main").inner_text().split()  # no stray null child
     pg.locator("details:has(> summary:text('output'))").first.click()
     page.shot(shots, "workflow-run")
     pg = page.go(f"#/t/{main}")

@@ -132,3 +132,8 @@ export function jsonTree(value, open = 1, key = null) {
 export function fill(el, ...children) {
   return append(clear(el), children);
 }
+
+// Append children to an element (null, false and undefined skipped, text as text).
+export function add(el, ...children) {
+  return append(el, children);
+}

@@ -1,6 +1,6 @@
 // Tree: the whole message tree as a graph. Each branch gets a column, a chain of only
 // children stays in its column; the current branch is drawn strong, the rest dimmed.
-import { h, oneLine } from "../dom.js";
+import { add, h, oneLine } from "../dom.js";
 import { onLeave } from "../app.js";
 import { leafOptions, leafPicker, threadHeader, threadLink } from "./common.js";
 import { loadTree } from "./conversation.js";
@@ -98,7 +98,7 @@ export async function treeView(main, id) {
     const node = nodeAt(e);
     if (!node) return void tip.setAttribute("hidden", "");
     tip.textContent = "";
-    tip.append(`#${node.id} ${node.role}: ${oneLine(node.preview, 80)}`);
+    add(tip, `#${node.id} ${node.role}: ${oneLine(node.preview, 80)}`);
     const box = e.target.getBoundingClientRect();
     tip.style.left = `${Math.round(box.right + 6 + window.scrollX)}px`;
     tip.style.top = `${Math.round(box.top + window.scrollY - 4)}px`;
@@ -140,7 +140,8 @@ export async function treeView(main, id) {
   };
   more.addEventListener("click", listMore);
   listMore();
-  main.append(
+  add(
+    main,
     h("p", { class: "legend" }, `${nodes.size} messages · ${leaves.length} branches · `, h("span", { class: "key on" }, "current branch"), " ", h("span", { class: "key off" }, "other branches"), " · click a node to open the conversation there"),
     leaves.length > 1 ? form : null,
     box,

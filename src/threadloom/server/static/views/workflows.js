@@ -1,6 +1,6 @@
 // Workflow runs: run → branches → leaves, replay hits and divergences marked.
 import { get } from "../api.js";
-import { ago, h, jsonTree, tag } from "../dom.js";
+import { add, ago, h, jsonTree, tag } from "../dom.js";
 
 const runLink = (id) => `#/workflows/${encodeURIComponent(id)}`;
 
@@ -20,7 +20,7 @@ export async function runsView(main) {
 function leafItem(leaf) {
   return h("li", { class: `leaf${leaf.replay ? " replay-" + leaf.replay : ""}` },
     h("span", { class: "name" }, leaf.leaf_id), " ", tag(leaf.status, `status-${leaf.status}`),
-    leaf.replay === "hit" ? tag("replay hit", "hit") : null,
+    leaf.replay === "hit" ? tag("replay hit", "replayhit") : null,
     leaf.replay === "diverged" ? tag("diverged", "diverged") : null,
     h("details", {}, h("summary", {}, "output"), jsonTree(leaf.output, 2), leaf.artifacts !== null ? jsonTree(leaf.artifacts, 1, "artifacts") : null));
 }
@@ -28,7 +28,8 @@ function leafItem(leaf) {
 export async function runView(main, runId) {
   const doc = await get(`workflows/runs/${encodeURIComponent(runId)}`);
   const r = doc.run;
-  main.append(
+  add(
+    main,
     h("p", {}, h("a", { href: "#/workflows" }, "← runs")),
     h("h1", {}, r.workflow_id),
     h("p", { class: "meta" }, tag(r.status, `status-${r.status}`), ` ${r.goal} · started ${ago(r.started_at)}`),
