@@ -8,6 +8,7 @@ Screenshots of each view go to a temporary folder, or to ``$THREADLOOM_SCREENSHO
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -227,6 +228,30 @@ def test_a_message_appended_by_another_process_appears(page: Page, shots: Path) 
     pg.wait_for_selector(f"#m{new_id}")
     assert pg.locator(f"#m{new_id} strong").inner_text() == "live"
     assert pg.locator(".msg.current").get_attribute("id") == f"m{new_id}"
+
+
+def test_job_progress_and_goal_usage_update_live(page: Page) -> None:
+    code = (
+        "import sys, dataclasses, time; from threadloom import StateStore\n"
+        "with StateStore.open(sys.argv[1]) as s:\n"
+        "    job = s.list_jobs()[0]\n"
+        "    s.upsert_job(dataclasses.replace(job, progress=97, updated_at=int(time.time())))\n"
+        "    s.record_thread_goal_usage(sys.argv[2], 1000, 5)\n"
+        "    print(job.id)"
+    )
+    pg = page.go("#/jobs")
+    pg.wait_for_selector("progress")
+    out = subprocess.run([sys.executable, "-c", code, page.site.db, page.site.ids["main"]],
+                         check=True, capture_output=True, text=True)  # fmt: skip
+    job_id = out.stdout.strip()
+    selector = json.dumps(f'tr[data-id="{job_id}"] progress')
+    pg.wait_for_function(f"document.querySelector({selector})?.value === 97")
+    pg = page.go(f"#/t/{page.site.ids['main']}/goal")
+    before = pg.locator("meter").get_attribute("value")
+    subprocess.run([sys.executable, "-c", code, page.site.db, page.site.ids["main"]],
+                   check=True, capture_output=True)  # fmt: skip
+    was = json.dumps(float(before or 0))
+    pg.wait_for_function(f"document.querySelector('meter').value !== {was}")
 
 
 def test_the_other_views(page: Page, shots: Path) -> None:

@@ -119,3 +119,13 @@ def test_loopback_needs_no_token(tmp_path: Path, host: str) -> None:
 
     assert is_loopback(host)
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.2")
+
+
+def test_importing_threadloom_or_its_cli_loads_no_server_code() -> None:
+    code = (
+        "import sys, threadloom, threadloom.cli\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('starlette', 'uvicorn', 'anyio') or m.startswith('threadloom.server')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
