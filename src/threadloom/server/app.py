@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any
 
@@ -89,7 +89,6 @@ class Endpoint:
     body: dict[str, Any] | None = None
     write: bool = False
     cli_twin: str | None = None
-    tags: tuple[str, ...] = field(default=())
 
 
 # -- parameters ---------------------------------------------------------------------
@@ -278,8 +277,6 @@ async def api_switch(request: Request, access: StoreReads) -> Any:
 
 
 async def api_rename(request: Request, access: StoreReads) -> Any:
-    from dataclasses import replace
-
     thread = await shapes.require_thread(access, request.path_params["thread_id"])
     name = (await _body(request, "name"))["name"]
     if name is not None and (not isinstance(name, str) or not name.strip()):

@@ -37,6 +37,7 @@ export async function conversationView(main, id, params) {
   // The tree (for the switchers) comes beside the page, not before it: a long thread's
   // transcript shows first, its switchers a moment later.
   const treeLoad = loadTree(id);
+  treeLoad.catch(() => {}); // a missing thread is reported once, by the header
   const headLoad = threadHeader(main, id, "conversation");
   let explicit = params.get("leaf") ? Number(params.get("leaf")) : null;
   const t = { nodes: new Map(), roots: [], leaves: [], leafUnder: (x) => x };
