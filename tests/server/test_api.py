@@ -121,6 +121,14 @@ def test_search_finds_messages_and_sessions(served: Served, client: TestClient) 
     hits = _get(client, "/api/search", q="WAL")["hits"]
     assert hits and all(h["thread_id"] == served.ids["main"] for h in hits)
     assert any(h["message_id"] is not None and "WAL" in h["snippet"] for h in hits)
+    # The fields of the store's SearchHit records (full-text search, issue 14).
+    assert set(hits[0]) == {
+        "thread_id", "thread_name", "message_id", "role", "created_at", "on_current_branch",
+        "matched_in", "snippet", "highlights", "rank",
+    }  # fmt: skip
+    for h in hits:
+        for start, end in h["highlights"]:
+            assert h["snippet"][start:end].casefold() == "wal"
     assert _get(client, "/api/search", q="flaky ci")["hits"][0]["thread_id"] == served.ids["ci"]
     assert _get(client, "/api/search", q="no such text anywhere")["hits"] == []
     _get(client, "/api/search", 400, q="  ")

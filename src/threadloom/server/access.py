@@ -101,29 +101,50 @@ async def counts_of(access: StoreReads, ids: Iterable[str]) -> dict[str, ThreadC
 
 
 def _scan_search(store: StateStore, query: str, limit: int) -> list[dict[str, Any]]:
-    """Until full-text search lands: case-insensitive substring match, newest first."""
+    """Until full-text search lands: a case-insensitive substring scan, thread hits (name
+    or preview) first, then messages, each as ``SearchHit.to_dict()`` will be."""
     needle = query.casefold()
     names = {e.thread_id: e.thread_name for e in store.session_index_entries()}
+    threads = list(store.iter_threads(include_archived=True))
     hits: list[dict[str, Any]] = []
-    for thread in store.iter_threads(include_archived=True):
-        title = f"{thread.name or ''}\n{names.get(thread.id) or ''}\n{thread.preview}"
-        if needle in title.casefold():
-            hits.append({"thread_id": thread.id, "message_id": None, "snippet": thread.preview})
-        for message in store.list_all_messages(thread.id):
-            at = message.content.casefold().find(needle)
-            if at >= 0:
-                start = max(0, at - 60)
+
+    def hit(thread: ThreadMetadata, text: str, where: str, **message: Any) -> dict[str, Any]:
+        at = text.casefold().find(needle)
+        start = max(0, at - 60)
+        snippet = " ".join(text[start : at + len(query) + 100].split())
+        found = snippet.casefold().find(needle)
+        return {
+            "thread_id": thread.id,
+            "thread_name": thread.name or names.get(thread.id),
+            "message_id": None,
+            "role": None,
+            "created_at": thread.updated_at,
+            "on_current_branch": True,
+            "matched_in": where,
+            "snippet": snippet,
+            "highlights": [[found, found + len(needle)]] if found >= 0 else [],
+            "rank": 0.0,
+            **message,
+        }
+
+    for thread in threads:
+        for where, text in (("name", thread.name or names.get(thread.id) or ""),
+                            ("preview", thread.preview)):  # fmt: skip
+            if needle in text.casefold():
+                hits.append(hit(thread, text, where))
+                break
+    for thread in threads:
+        messages = store.list_all_messages(thread.id)
+        on_branch = {m.id for m in store.list_messages(thread.id)} if messages else set()
+        for m in reversed(messages):
+            if needle in m.content.casefold():
                 hits.append(
-                    {
-                        "thread_id": thread.id,
-                        "message_id": message.id,
-                        "role": message.role,
-                        "snippet": message.content[start : at + len(query) + 60],
-                    }
-                )
+                    hit(thread, m.content, "content", message_id=m.id, role=m.role,
+                        created_at=m.created_at, on_current_branch=m.id in on_branch)
+                )  # fmt: skip
             if len(hits) >= limit:
                 return hits
-    return hits
+    return hits[:limit]
 
 
 async def search(access: StoreReads, query: str, limit: int) -> list[dict[str, Any]]:

@@ -99,10 +99,23 @@ export async function searchView(main, params) {
       h(
         "a",
         { class: "hit", href, role: "listitem", "data-nav": "" },
-        h("span", { class: "where" }, hit.message_id ? `#${hit.message_id} ${hit.role || ""} in ` : "session ", h("code", {}, hit.thread_id.slice(0, 8))),
-        h("span", { class: "snippet" }, oneLine(hit.snippet, 200)),
+        h("span", { class: "where" }, hit.message_id ? `#${hit.message_id} ${hit.role || ""} in ` : `${hit.matched_in || "session"} of `, h("strong", {}, hit.thread_name || hit.thread_id.slice(0, 8)), hit.on_current_branch === false ? " (another branch)" : ""),
+        h("span", { class: "snippet" }, marked(hit.snippet, hit.highlights || [])),
       ),
     );
   }
   main.append(list);
+}
+
+// The snippet with its matches in <mark>: offsets from the server, text nodes only.
+function marked(snippet, highlights) {
+  const out = [];
+  let at = 0;
+  for (const [start, end] of highlights) {
+    if (start < at || end > snippet.length) continue;
+    out.push(snippet.slice(at, start), h("mark", {}, snippet.slice(start, end)));
+    at = end;
+  }
+  out.push(snippet.slice(at));
+  return out;
 }
