@@ -75,7 +75,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     db = str(tmp_path_factory.mktemp("demo") / "state.db")
     with StateStore.open(db) as store:
         ids = seed_viewer_demo(store, now=_now())
-    with running("--db", db, "serve", "--allow-writes", "--poll", "0.2") as url:
+    with running("--db", db, "serve", "--allow-writes", "--poll-ms", "200") as url:
         yield Site(url, db, ids)
 
 
@@ -84,7 +84,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     db = str(tmp_path_factory.mktemp("hostile") / "state.db")
     with StateStore.open(db) as store:
         seed_hostile(store, "evil", now=_now())
-    with running("--db", db, "serve", "--poll", "0.2") as url:
+    with running("--db", db, "serve", "--poll-ms", "200") as url:
         yield Site(url, db, {"main": "evil"})
 
 

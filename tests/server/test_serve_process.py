@@ -55,7 +55,7 @@ def _events(stream: Iterator[str]) -> Iterator[str]:
 
 def test_another_process_appending_is_streamed_live(served: Served) -> None:
     main = served.ids["main"]
-    with running("--db", served.db, "serve", "--poll", "0.1") as url:
+    with running("--db", served.db, "serve", "--poll-ms", "100") as url:
         timeout = httpx.Timeout(DEADLINE)
         with httpx.stream("GET", f"{url}api/events", params={"thread": main}, timeout=timeout) as r:
             assert r.status_code == 200

@@ -7,14 +7,16 @@ import socket
 import click
 
 from .context import CliError, open_store
-from .params import COUNT
+from .params import COUNT, Count
 
 __all__ = ["COMMANDS"]
 
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", default=8765, show_default=True, type=int, help="Port (0: any free one).")
+@click.option(
+    "--port", default=8765, show_default=True, type=Count(0, 65535), help="Port (0: any free one)."
+)
 @click.option(
     "--allow-writes",
     is_flag=True,
@@ -27,11 +29,12 @@ __all__ = ["COMMANDS"]
     "loopback; none on loopback).",
 )
 @click.option(
-    "--poll",
-    default=1.0,
+    "--poll-ms",
+    "poll_ms",
+    default=1000,
     show_default=True,
-    type=click.FloatRange(0.05, 60),
-    help="Seconds between looks at the store for live updates.",
+    type=Count(50, 60_000),
+    help="Milliseconds between looks at the store for live updates.",
 )
 @click.option("--limit-concurrency", default=64, show_default=True, type=COUNT, hidden=True)
 def serve_cmd(
@@ -39,7 +42,7 @@ def serve_cmd(
     port: int,
     allow_writes: bool,
     token: str | None,
-    poll: float,
+    poll_ms: int,
     limit_concurrency: int,
 ) -> None:
     """Serve the browser viewer and the JSON API (/api/) over --db; prints the URL.
@@ -62,7 +65,7 @@ def serve_cmd(
         raise click.BadParameter("a token needs at least 16 characters", param_hint="'--token'")
     store = open_store(read_only=not allow_writes)
     options = ServerOptions(
-        allow_writes=allow_writes, token=token, loopback_only=loopback, poll_interval=poll
+        allow_writes=allow_writes, token=token, loopback_only=loopback, poll_interval=poll_ms / 1000
     )
     app = create_app(store, options)
     config = uvicorn.Config(
