@@ -465,6 +465,8 @@ def write_report(results: Results, out: Path, readme: Path | None = None) -> tup
             f"| {r['replay_leaf_median_us']:.1f} µs |",
             "",
         ]
+    if results.async_api:
+        lines += results.async_api
     lines += DESIGN_NOTES
     if results.internals:
         lines += results.internals

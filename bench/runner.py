@@ -43,6 +43,8 @@ class Results:
     replay: dict[str, Any] | None = None
     #: The "Design measurements" tables (``bench/internals.py``), if run.
     internals: list[str] | None = None
+    #: The async API section (``bench/async_api.py``), if run.
+    async_api: list[str] | None = None
     started: float = 0.0
     seconds: float = 0.0
 
@@ -157,6 +159,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             log("internals: the clever code beside the plain way")
             results.internals = internals.markdown(internals.run(), rounds=7)
+        if not args.only or "async" in wanted:
+            from . import async_api
+
+            log("async API: beside the sync store and the async peers; loop lag")
+            results.async_api = async_api.markdown(async_api.run())
         if not args.no_profile:
             by_name = {c.name: c for c in contenders}
             for w in suite:

@@ -507,3 +507,108 @@ def test_busy_errors_reach_the_caller(tmp_path: Path) -> None:
             assert await store.append_message("t1", "user", "y") > 0
 
     run(main())
+
+
+def test_the_async_example_runs(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, str(root / "examples" / "async_quickstart.py")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "50 agents, 6 messages in agent-7's transcript" in done.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_readme_async_example_runs(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text("utf-8")
+    section = readme[readme.index("## Async API") :]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    env = {**os.environ, "CODEWHALE_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["t1", "1"]
+
+
+# -- the writer's group commit -------------------------------------------------------------
+
+
+def test_writes_queued_together_share_one_commit_and_keep_their_own_errors(
+    tmp_path: Path,
+) -> None:
+    from threadloom import NotFound
+
+    sync = StateStore.open(tmp_path / "state.db", durability="full")
+    sync.upsert_thread(_thread("t1"))
+    opened: list[int] = []
+    plain_transaction = sync.transaction
+
+    def counting_transaction() -> Any:
+        opened.append(1)
+        return plain_transaction()
+
+    sync.transaction = counting_transaction  # type: ignore[method-assign]
+
+    async def main() -> list[Any]:
+        store = AsyncStateStore.wrap(sync)
+        gate = threading.Event()
+        # Hold the writer thread so the writes below queue up behind it together.
+        held = store._lanes.writer_or_any().submit(gate.wait)
+        writes = [
+            asyncio.ensure_future(
+                store.append_message("t1" if i % 3 else "missing", "user", f"m{i}")
+            )
+            for i in range(9)
+        ]
+        for _ in range(5):
+            await asyncio.sleep(0)
+        gate.set()
+        await held
+        results = await asyncio.gather(*writes, return_exceptions=True)
+        await store.close()
+        return results
+
+    results = run(main())
+    failed = [r for r in results if isinstance(r, BaseException)]
+    assert len(failed) == 3 and all(isinstance(r, NotFound) for r in failed)
+    stored = [m.content for m in sync.list_messages("t1")]
+    assert stored == [f"m{i}" for i in range(9) if i % 3]
+    assert len(opened) == 1 + 9  # one group transaction, one savepoint per write
+    sync.close()
+
+
+def test_a_failed_group_commit_fails_every_write_of_the_group() -> None:
+    from contextlib import contextmanager
+
+    from threadloom.aio.lanes import Lane
+
+    entered: list[str] = []
+
+    @contextmanager
+    def group() -> Iterator[None]:
+        depth = len(entered)
+        entered.append("in")
+        try:
+            yield
+        finally:
+            entered.pop()
+        if depth == 0:
+            raise OSError("disk full at commit")
+
+    async def main() -> list[Any]:
+        lane = Lane("test", group)
+        gate = threading.Event()
+        held = lane.submit(gate.wait)
+        calls = [asyncio.ensure_future(lane.call_grouped(lambda i=i: i)) for i in range(4)]
+        await asyncio.sleep(0)
+        gate.set()
+        await held
+        out = await asyncio.gather(*calls, return_exceptions=True)
+        lane.stop()
+        return out
+
+    results = run(main())
+    assert all(isinstance(r, OSError) and "commit" in str(r) for r in results)

@@ -29,6 +29,31 @@ OUTPUT = PACKAGE / "aio" / "_generated.py"
 HAND_WRITTEN = frozenset(
     {"open", "close", "db_path", "backend", "transaction", "snapshot", "workflows"}
 )
+#: Small writes that may share one commit with others queued beside them (SQLite's
+#: writer thread); every other write runs alone (it may manage its own transactions,
+#: like ``migrate`` or a batched maintenance run).
+GROUPABLE = frozenset(
+    {
+        "upsert_thread",
+        "mark_archived",
+        "mark_unarchived",
+        "delete_thread",
+        "set_thread_memory_mode",
+        "upsert_thread_goal",
+        "delete_thread_goal",
+        "record_thread_goal_usage",
+        "record_thread_goal_continuation",
+        "append_message",
+        "fork_at_message",
+        "set_current_leaf_id",
+        "clear_messages",
+        "persist_dynamic_tools",
+        "save_checkpoint",
+        "delete_checkpoint",
+        "upsert_job",
+        "delete_job",
+    }
+)
 #: Calls that only read run on reader threads; everything else is a write.
 READ_PREFIXES = (
     "get_",
@@ -163,7 +188,12 @@ def _method(face: Face, node: ast.FunctionDef, table: dict[str, str]) -> str:
             f"        {doc_text}\n"
             f"        return self._iterate({call})\n"
         )
-    runner = "_read" if node.name.startswith(READ_PREFIXES) else "_write"
+    if node.name.startswith(READ_PREFIXES):
+        runner = "_read"
+    elif face.sync_class == "StateStore" and node.name in GROUPABLE:
+        runner = "_write"
+    else:
+        runner = "_write_alone"
     result: str = f"    async def {node.name}({signature}) -> {returns}:\n        {doc_text}\n"
     if returns == "None":
         return result + f"        await self.{runner}({call})\n"

@@ -61,7 +61,7 @@ class AsyncStateStore(AsyncStoreCore):
         Raises:
             SchemaError: The database is newer than this threadloom.
         """
-        return await self._write(self._store.migrate)
+        return await self._write_alone(self._store.migrate)
 
     async def upsert_thread(self, thread: ThreadMetadata) -> None:
         """Insert or update a thread, then append its name to the session index.
@@ -354,7 +354,7 @@ class AsyncStateStore(AsyncStoreCore):
             OSError: The index file cannot be written.
             ReadOnlyError: Called inside :meth:`snapshot`.
         """
-        await self._write(
+        await self._write_alone(
             self._store.append_thread_name, thread_id, thread_name, updated_at, rollout_path
         )
 
@@ -394,7 +394,7 @@ class AsyncStateStore(AsyncStoreCore):
             OSError: The index cannot be rewritten.
             ReadOnlyError: Called inside :meth:`snapshot`.
         """
-        return await self._write(self._store.compact_session_index, drop_deleted=drop_deleted)
+        return await self._write_alone(self._store.compact_session_index, drop_deleted=drop_deleted)
 
 
 class AsyncWorkflowStore(AsyncWorkflowCore):
@@ -431,7 +431,7 @@ class AsyncWorkflowStore(AsyncWorkflowCore):
             InvalidRecord: A bad status or time, or a result that is not JSON.
             Conflict: ``branch_run_id`` already exists.
         """
-        return await self._write(
+        return await self._write_alone(
             self._workflows.record_branch,
             run_id,
             branch_id,
@@ -457,7 +457,7 @@ class AsyncWorkflowStore(AsyncWorkflowCore):
             NotFound: No such branch run.
             InvalidRecord: A bad status or time, or a result that is not JSON.
         """
-        return await self._write(
+        return await self._write_alone(
             self._workflows.update_branch,
             branch_run_id,
             status=status,
@@ -502,7 +502,7 @@ class AsyncWorkflowStore(AsyncWorkflowCore):
                 branch run of another run.
             Conflict: ``leaf_run_id`` already exists.
         """
-        return await self._write(
+        return await self._write_alone(
             self._workflows.record_leaf,
             run_id,
             leaf_id,
@@ -531,7 +531,7 @@ class AsyncWorkflowStore(AsyncWorkflowCore):
             InvalidRecord: A record has a bad field, or a branch run of another run.
             Conflict: A leaf run id already exists.
         """
-        return await self._write(self._workflows.record_leaf_runs, leaves)
+        return await self._write_alone(self._workflows.record_leaf_runs, leaves)
 
     async def update_leaf(
         self,
@@ -548,7 +548,7 @@ class AsyncWorkflowStore(AsyncWorkflowCore):
             NotFound: No such leaf run.
             InvalidRecord: A bad status or time, or JSON that does not encode.
         """
-        return await self._write(
+        return await self._write_alone(
             self._workflows.update_leaf,
             leaf_run_id,
             status=status,
@@ -588,7 +588,7 @@ class AsyncWorkflowStore(AsyncWorkflowCore):
             InvalidRecord: A bad kind, status or time, or JSON that does not encode.
             Conflict: ``control_node_run_id`` already exists.
         """
-        return await self._write(
+        return await self._write_alone(
             self._workflows.record_control_node,
             run_id,
             node_id,
@@ -616,7 +616,7 @@ class AsyncWorkflowStore(AsyncWorkflowCore):
             NotFound: No such control-node run.
             InvalidRecord: A bad status or time, or JSON that does not encode.
         """
-        return await self._write(
+        return await self._write_alone(
             self._workflows.update_control_node,
             control_node_run_id,
             status=status,
@@ -659,7 +659,7 @@ class AsyncWorkflowStore(AsyncWorkflowCore):
             InvalidRecord: A bad kind, status, score or time, or JSON that does not encode.
             Conflict: ``id`` already exists.
         """
-        return await self._write(
+        return await self._write_alone(
             self._workflows.record_candidate,
             control_node_run_id,
             candidate_id,
@@ -688,7 +688,7 @@ class AsyncWorkflowStore(AsyncWorkflowCore):
             NotFound: No such candidate.
             InvalidRecord: A bad status or score, or JSON that does not encode.
         """
-        return await self._write(
+        return await self._write_alone(
             self._workflows.update_candidate,
             id,
             status=status,
@@ -726,7 +726,7 @@ class AsyncWorkflowStore(AsyncWorkflowCore):
             InvalidRecord: A bad status or argument, or metadata that is not JSON.
             Conflict: ``run_id`` already exists.
         """
-        return await self._write(
+        return await self._write_alone(
             self._workflows.start_run,
             workflow_id,
             goal,
@@ -754,7 +754,7 @@ class AsyncWorkflowStore(AsyncWorkflowCore):
             NotFound: No such run.
             InvalidRecord: A bad status, time, or metadata that is not JSON.
         """
-        return await self._write(
+        return await self._write_alone(
             self._workflows.update_run,
             run_id,
             status=status,
@@ -783,7 +783,7 @@ class AsyncWorkflowStore(AsyncWorkflowCore):
             NotFound: No such run.
             InvalidRecord: ``status`` is not a terminal status.
         """
-        return await self._write(
+        return await self._write_alone(
             self._workflows.finish_run, run_id, status, completed_at=completed_at, metadata=metadata
         )
 
@@ -837,7 +837,7 @@ class AsyncWorkflowStore(AsyncWorkflowCore):
         Returns:
             Whether the run existed.
         """
-        return await self._write(self._workflows.delete_run, run_id)
+        return await self._write_alone(self._workflows.delete_run, run_id)
 
     async def delete_finished_runs(self, before: int, *, keep_last: int | None = None) -> int:
         """Retention: delete runs that completed before ``before``, with all under them.
@@ -855,7 +855,9 @@ class AsyncWorkflowStore(AsyncWorkflowCore):
         Raises:
             InvalidRecord: ``before`` is not an integer or ``keep_last`` is negative.
         """
-        return await self._write(self._workflows.delete_finished_runs, before, keep_last=keep_last)
+        return await self._write_alone(
+            self._workflows.delete_finished_runs, before, keep_last=keep_last
+        )
 
     async def find_replay(self, run_id: str, leaf_id: str, input_hash: str) -> LeafRun | None:
         """The recorded result of a leaf: the latest completed leaf run of ``run_id``
@@ -907,7 +909,7 @@ class AsyncWorkflowStore(AsyncWorkflowCore):
             InvalidRecord: A bad argument, or a branch run of another run.
             Conflict: ``leaf_run_id`` already exists.
         """
-        return await self._write(
+        return await self._write_alone(
             self._workflows.replay_leaf,
             previous_run_id,
             new_run_id,

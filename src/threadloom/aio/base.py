@@ -61,7 +61,19 @@ class LaneRunner:
         return await self._lanes.for_read().call(fn, *args, **kwargs)
 
     async def _write(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
-        """Run a write on the writer thread (SQLite) or any thread (PostgreSQL)."""
+        """Run a small write on the writer thread (SQLite) or any thread (PostgreSQL).
+
+        Outside a block, on SQLite, it may share one commit with the writes queued
+        beside it (the writer lane's group commit).
+        """
+        lanes = self._lanes
+        lane = await lanes.for_write()
+        if lanes.held() is None:
+            return await lane.call_grouped(fn, *args, **kwargs)
+        return await lane.call(fn, *args, **kwargs)
+
+    async def _write_alone(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run a write that manages its own transactions (never grouped with others)."""
         lane = await self._lanes.for_write()
         return await lane.call(fn, *args, **kwargs)
 

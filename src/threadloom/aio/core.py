@@ -50,6 +50,7 @@ class AsyncStoreCore(LaneRunner):
             "threadloom-async",
             single_writer=store.backend.single_writer,
             workers=_lane_count(store, workers),
+            group=store.transaction,
         )
         self._workflows: AsyncWorkflowStore | None = None
 
@@ -135,6 +136,11 @@ class AsyncStoreCore(LaneRunner):
         finally:
             for lane in (*others, last):
                 lane.stop()
+        # Return once the threads are gone (their connections closed with them),
+        # polling rather than joining: a join would block the event loop.
+        for lane in (*others, last):
+            while lane.alive:
+                await asyncio.sleep(0.001)
 
     async def aclose(self) -> None:
         """The same as :meth:`close`."""

@@ -30,6 +30,7 @@ import itertools
 import queue
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import Any, Final, ParamSpec, TypeVar
@@ -41,6 +42,8 @@ __all__ = ["Job", "Lane", "Lanes", "Lease", "release", "settled"]
 
 #: Most jobs a lane runs before handing their results back to the event loop.
 _BATCH: Final = 32
+#: Most writes that share one commit.
+_GROUP: Final = 64
 #: Idle dedicated lanes kept for later transactions and snapshots.
 _SPARE_LANES: Final = 8
 
@@ -50,7 +53,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Job:
     """A call to run on a lane, and where its result goes."""
 
@@ -59,9 +62,16 @@ class Job:
     kwargs: dict[str, Any]
     future: asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop
+    #: May share one commit with the writes queued beside it (see :class:`Lane`).
+    groupable: bool = False
     #: Emptied by whoever claims the job first: the lane (to run it) or a cancelled
     #: caller (so it never runs). ``list.pop`` is atomic, so exactly one side wins.
     unclaimed: list[bool] = field(default_factory=lambda: [True])
+    #: ``(True, result)``, ``(False, exception)``, or ``None`` if it never ran.
+    outcome: tuple[bool, Any] | None = None
+    # Touched on the event loop's thread only: delivered yet, and who waits for that.
+    settled: bool = False
+    waiter: asyncio.Future[None] | None = None
 
     def claim(self) -> bool:
         """Take the job; ``False`` if the other side took it first."""
@@ -71,36 +81,63 @@ class Job:
             return False
         return True
 
+    def run(self) -> None:
+        """Run the call (on the lane), keeping its result or exception."""
+        try:
+            self.outcome = (True, self.fn(*self.args, **self.kwargs))
+        except BaseException as exc:  # the caller gets it, whatever it is
+            self.outcome = (False, exc)
 
-def _settle(done: list[tuple[asyncio.Future[Any], bool | None, Any]]) -> None:
-    """Set results on the event loop's thread (a cancelled caller's result is dropped).
 
-    ``ok`` is ``True`` for a result, ``False`` for an exception, ``None`` for a job that
-    never ran because its caller was cancelled first.
-    """
-    for future, ok, value in done:
+def _settle(done: list[Job]) -> None:
+    """Deliver outcomes on the event loop's thread (a cancelled caller's is dropped)."""
+    for job in done:
+        job.settled = True
+        if job.waiter is not None and not job.waiter.done():
+            job.waiter.set_result(None)
+        future = job.future
         if future.done():
             continue
-        if ok:
-            future.set_result(value)
-        elif ok is None:
+        outcome = job.outcome
+        if outcome is None:
             future.cancel()
+        elif outcome[0]:
+            future.set_result(outcome[1])
         else:
-            future.set_exception(value)
+            future.set_exception(outcome[1])
 
 
 class Lane:
-    """One daemon thread running submitted jobs in order."""
+    """One daemon thread running submitted jobs in order.
+
+    Args:
+        name: Thread name prefix.
+        group: For a single-writer database's writer lane: opens a transaction
+            (nested: a savepoint). Groupable writes found queued together then run in
+            one transaction, each in a savepoint of its own, and are answered after its
+            one commit: with ``durability="full"``, one fsync for the lot instead of
+            one each. A write that fails rolls back its own savepoint only and gets its
+            own error; if the commit fails, every write of the group gets that error
+            (none of them is stored).
+    """
 
     _counter = itertools.count(1)
 
-    def __init__(self, name: str) -> None:
+    def __init__(
+        self, name: str, group: Callable[[], AbstractContextManager[Any]] | None = None
+    ) -> None:
         self._jobs: queue.SimpleQueue[Job | object] = queue.SimpleQueue()
+        self._group = group
         self.stopped = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name=f"{name}-{next(self._counter)}", daemon=True
         )
         self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        """The thread has not ended yet."""
+        return self._thread.is_alive()
 
     @property
     def backlog(self) -> int:
@@ -132,14 +169,25 @@ class Lane:
             Whatever ``fn`` raises; ``CancelledError`` as described.
         """
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[R] = loop.create_future()
-        job = Job(fn, args, kwargs, future, loop)
+        job = Job(fn, args, kwargs, loop.create_future(), loop)
+        return await self._wait(job)  # type: ignore[no-any-return]
+
+    async def call_grouped(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        """:meth:`call`, for a write that may share a commit with others (see the class)."""
+        loop = asyncio.get_running_loop()
+        job = Job(fn, args, kwargs, loop.create_future(), loop, groupable=True)
+        return await self._wait(job)  # type: ignore[no-any-return]
+
+    async def _wait(self, job: Job) -> Any:
         self._jobs.put(job)
         try:
-            return await asyncio.shield(future)
+            return await job.future
         except asyncio.CancelledError:
-            if not job.claim():
-                await settled(future)  # already running: let it end first
+            if not job.claim() and not job.settled:
+                # Already running: let it end first (its waiter is set on this thread,
+                # as settling is, so the two cannot miss each other).
+                job.waiter = job.loop.create_future()
+                await settled(job.waiter)
             raise
 
     def stop(self) -> None:
@@ -148,50 +196,81 @@ class Lane:
 
     def _run(self) -> None:
         jobs = self._jobs
+        item: Job | object | None = None
         try:
             while True:
-                job = jobs.get()
-                done: list[tuple[asyncio.Future[Any], bool | None, Any]] = []
-                loop: asyncio.AbstractEventLoop | None = None
-                while True:
-                    if not isinstance(job, Job):
-                        self._deliver(loop, done)
-                        return
-                    if loop is not None and job.loop is not loop:
-                        self._deliver(loop, done)
+                if item is None:
+                    item = jobs.get()
+                done: list[Job] = []
+                while isinstance(item, Job):
+                    job, item = item, None
+                    if done and job.loop is not done[0].loop:
+                        self._deliver(done)
                         done = []
-                    loop = job.loop
-                    if not job.claim():  # its caller was cancelled before it started
-                        done.append((job.future, None, None))
+                    if job.groupable and self._group is not None and not jobs.empty():
+                        group, item = self._gather(job)
+                        self._run_group(group)
+                        done += group
                     else:
-                        try:
-                            value = job.fn(*job.args, **job.kwargs)
-                        except BaseException as exc:  # the caller gets it, whatever it is
-                            done.append((job.future, False, exc))
-                        else:
-                            done.append((job.future, True, value))
-                    if len(done) >= _BATCH:
+                        if job.claim():  # else its caller was cancelled before it started
+                            job.run()
+                        done.append(job)
+                    if item is not None or len(done) >= _BATCH:
                         break
                     try:
-                        job = jobs.get_nowait()
+                        item = jobs.get_nowait()
                     except queue.Empty:
                         break
-                    # A stop marker or a job is handled by the inner loop's next turn.
-                    continue
-                self._deliver(loop, done)
+                self._deliver(done)
+                if item is not None and not isinstance(item, Job):
+                    return  # the stop marker
         finally:
             self.stopped.set()
 
+    def _gather(self, first: Job) -> tuple[list[Job], Job | object | None]:
+        """``first`` and the groupable jobs queued right behind it; the next other item."""
+        group = [first]
+        while len(group) < _GROUP:
+            try:
+                item = self._jobs.get_nowait()
+            except queue.Empty:
+                return group, None
+            if not (isinstance(item, Job) and item.groupable and item.loop is first.loop):
+                return group, item
+            group.append(item)
+        return group, None
+
+    def _run_group(self, group: list[Job]) -> None:
+        claimed = [job for job in group if job.claim()]
+        if not claimed:
+            return
+        open_block = self._group
+        assert open_block is not None
+        try:
+            with open_block():
+                for job in claimed:
+                    try:
+                        with open_block():
+                            job.run()
+                            if not job.outcome or not job.outcome[0]:
+                                raise _Failed
+                    except _Failed:
+                        pass
+        except BaseException as exc:  # the group's commit failed: none of it is stored
+            for job in claimed:
+                job.outcome = (False, exc)
+
     @staticmethod
-    def _deliver(
-        loop: asyncio.AbstractEventLoop | None,
-        done: list[tuple[asyncio.Future[Any], bool | None, Any]],
-    ) -> None:
-        if loop is None or not done:
+    def _deliver(done: list[Job]) -> None:
+        if not done:
             return
         # A closed loop raises RuntimeError: nobody is waiting any more.
         with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(_settle, done)
+            done[0].loop.call_soon_threadsafe(_settle, done)
+
+
+class _Failed(Exception):
+    """Rolls a failed write's savepoint back (its own exception is in its outcome)."""
 
 
 @dataclass(slots=True, eq=False)
@@ -211,13 +290,23 @@ class Lanes:
         single_writer: The database takes one writer at a time (SQLite): writes go to
             one writer lane, reads to ``workers`` reader lanes.
         workers: Reader lanes (single writer) or lanes for every call (otherwise).
+        group: Opens a transaction on the calling thread: the writer lane's group
+            commit (see :class:`Lane`).
     """
 
-    def __init__(self, name: str, *, single_writer: bool, workers: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        single_writer: bool,
+        workers: int,
+        group: Callable[[], AbstractContextManager[Any]] | None = None,
+    ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be a positive int, got {workers!r}")
         self._name = name
         self.single_writer = single_writer
+        self._group_opener = group
         self._workers = workers
         # Which lease (if any) the current task's calls belong to.
         self._held: ContextVar[Lease | None] = ContextVar(f"{name}_lease", default=None)
@@ -227,7 +316,9 @@ class Lanes:
     def _start(self) -> None:
         self._generation = _forks.generation
         self._shared = [Lane(self._name) for _ in range(self._workers)]
-        self._writer = Lane(f"{self._name}-writer") if self.single_writer else None
+        self._writer = (
+            Lane(f"{self._name}-writer", self._group_opener) if self.single_writer else None
+        )
         self._spare: list[Lane] = []
         self._gate: asyncio.Lock | None = None
 
