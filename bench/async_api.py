@@ -288,6 +288,42 @@ async def _pg_writers(dsn: str, writers: int, total: int, pool_size: int) -> flo
         return each * writers / (time.perf_counter() - start)
 
 
+async def _pg_raw_writers(dsn: str, writers: int, total: int, pool_size: int) -> float:
+    """The same append statement straight through psycopg's ``AsyncConnectionPool``.
+
+    The floor for a natively async design: no validation, no records, no threads.
+    """
+    import orjson
+    from psycopg_pool import AsyncConnectionPool
+
+    from threadloom.backends.postgres.backend import _APPEND
+
+    tag = uuid.uuid4().hex[:8]
+    async with await AsyncStateStore.open(dsn) as store:
+        for k in range(writers):
+            await store.upsert_thread(_thread(f"{tag}-{k}"))
+    each = max(1, total // writers)
+    async with AsyncConnectionPool(
+        dsn, min_size=pool_size, max_size=pool_size, kwargs={"autocommit": True}
+    ) as pool:
+
+        async def writer(k: int) -> None:
+            for i in range(each):
+                params = {
+                    "thread": f"{tag}-{k}",
+                    "role": "user",
+                    "content": CONTENT,
+                    "item": orjson.dumps(message_item(i)).decode(),
+                    "now": 1,
+                }
+                async with pool.connection() as conn:
+                    await conn.execute(_APPEND, params)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(writer(k) for k in range(writers)))
+        return each * writers / (time.perf_counter() - start)
+
+
 def _admin(sql: str) -> None:
     import psycopg
 
@@ -331,11 +367,19 @@ def run(
             sep = "&" if "?" in DSN else "?"
             dsn = f"{DSN}{sep}options=-csearch_path%3D{schema}"
             try:
-                pg: dict[int, list[float]] = {1: [], 8: [], 64: [], 256: []}
+                counts = (1, 8, 64, 256)
+                pg: dict[tuple[str, int], list[float]] = {}
                 for rep in range(max(1, reps // 2)):
-                    for writers in list(pg)[rep % 4 :] + list(pg)[: rep % 4]:
-                        pg[writers].append(asyncio.run(_pg_writers(dsn, writers, pg_total, 16)))
-                figures["postgres"] = {w: statistics.median(v) for w, v in pg.items()}
+                    for writers in counts[rep % 4 :] + counts[: rep % 4]:
+                        for kind, fn in (("threadloom", _pg_writers), ("raw", _pg_raw_writers)):
+                            rate = asyncio.run(fn(dsn, writers, pg_total, 16))
+                            pg.setdefault((kind, writers), []).append(rate)
+                figures["postgres"] = {
+                    writers: statistics.median(pg[("threadloom", writers)]) for writers in counts
+                }
+                figures["postgres_raw"] = {
+                    writers: statistics.median(pg[("raw", writers)]) for writers in counts
+                }
             finally:
                 with contextlib.suppress(Exception):
                     _admin(f"DROP SCHEMA {schema} CASCADE")
@@ -425,17 +469,23 @@ def markdown(figures: dict[str, Any]) -> list[str]:
             f"| {f['ops_per_s']:,.0f} |"
         )
     if "postgres" in figures:
-        pg = figures["postgres"]
+        pg, raw = figures["postgres"], figures["postgres_raw"]
         one = pg[1]
         lines += [
             "",
             "PostgreSQL: concurrent async writers through one pool of 16 connections (16",
-            "threads), each writer appending to its own thread:",
+            "threads), each writer appending to its own thread; beside them the same append",
+            "statement sent straight through psycopg's `AsyncConnectionPool` (16",
+            "connections, no threads, no validation or records): the floor of a natively",
+            "async design.",
             "",
-            "| writers | appends/s | × one writer |",
-            "| ---: | ---: | ---: |",
+            "| writers | appends/s | × one writer | raw async psycopg | ÷ raw |",
+            "| ---: | ---: | ---: | ---: | ---: |",
         ]
-        lines += [f"| {w} | {v:,.0f} | {v / one:.2f} |" for w, v in pg.items()]
+        lines += [
+            f"| {w} | {v:,.0f} | {v / one:.2f} | {raw[w]:,.0f} | {v / raw[w]:.2f} |"
+            for w, v in pg.items()
+        ]
     lines.append("")
     return lines
 

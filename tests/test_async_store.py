@@ -447,7 +447,6 @@ def test_sync_and_async_stores_write_the_same_file_at_once(tmp_path: Path) -> No
         assert len(sync.list_messages("t1", 1000)) == 600
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
 def test_a_forked_child_gets_its_own_threads(target: Any) -> None:
     async def opened() -> AsyncStateStore:
         store = await AsyncStateStore.open(target)
@@ -612,3 +611,23 @@ def test_a_failed_group_commit_fails_every_write_of_the_group() -> None:
 
     results = run(main())
     assert all(isinstance(r, OSError) and "commit" in str(r) for r in results)
+
+
+@pytest.mark.parametrize("turns", [0, 1, 3, 50])
+def test_cancelling_an_open_leaves_no_thread_and_no_open_store(tmp_path: Path, turns: int) -> None:
+    before = threading.active_count()
+
+    async def main() -> None:
+        task = asyncio.ensure_future(AsyncStateStore.open(tmp_path / "state.db"))
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        if task.cancel():
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        else:  # it finished first
+            await task.result().close()
+
+    run(main())
+    assert threading.active_count() == before
+    with StateStore.open(tmp_path / "state.db") as store:  # the file is usable
+        store.upsert_thread(_thread("t1"))

@@ -12,10 +12,11 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, asynccontextmanager
+from contextvars import Token
 from itertools import islice
 from typing import Any, Final, ParamSpec, TypeVar
 
-from .lanes import Lane, Lanes, release, settled
+from .lanes import Lane, Lanes, Lease, release, settled
 
 __all__ = ["LaneRunner"]
 
@@ -109,31 +110,30 @@ class LaneRunner:
         lane (rolled back, for a transaction) and the lane given back.
         """
         lanes = self._lanes
-        outer = lanes.held()
         block = _Block(open_block)
-        if outer is not None:
-            # Nested: the enclosing block's lane; the synchronous store nests it.
-            await _enter(outer.lane, block)
-            try:
-                yield
-            except BaseException as exc:
-                await _leave(outer.lane, block, exc)
-                raise
-            await _leave(outer.lane, block, None)
-            return
-        lease = await lanes.lease(writes=writes)
-        token = lanes.pin(lease)
+        # Nested: the enclosing block's lane (the synchronous store nests the block);
+        # otherwise a lane held for this block alone.
+        outer = lanes.held()
+        lease: Lease | None = None
+        token: Token[Lease | None] | None = None
+        if outer is None:
+            lease = await lanes.lease(writes=writes)
+            token = lanes.pin(lease)
+            lane = lease.lane
+        else:
+            lane = outer.lane
         try:
-            await _enter(lease.lane, block)
+            await _enter(lane, block)
             try:
                 yield
             except BaseException as exc:
-                await _leave(lease.lane, block, exc)
+                await _leave(lane, block, exc)
                 raise
-            await _leave(lease.lane, block, None)
+            await _leave(lane, block, None)
         finally:
-            lanes.unpin(token)
-            release(lease)
+            if lease is not None and token is not None:
+                lanes.unpin(token)
+                release(lease)
 
 
 def _consume(future: asyncio.Future[Any]) -> None:

@@ -18,7 +18,7 @@ from ..contract import Backend
 from ..store import StateStore
 from ..workflows import WorkflowStore
 from .base import LaneRunner
-from .lanes import Lanes
+from .lanes import Lane, Lanes, settled
 
 if TYPE_CHECKING:
     from ._generated import AsyncWorkflowStore
@@ -78,21 +78,36 @@ class AsyncStoreCore(LaneRunner):
             The errors of :meth:`StateStore.open` (opening runs on a thread, not on the
             event loop).
         """
-        store = await asyncio.to_thread(
-            StateStore.open,
-            path,
-            durability=durability,
-            busy_timeout=busy_timeout,
-            migrate=migrate,
-            read_only=read_only,
-            clock=clock,
-            **backend_options,
-        )
+        # Opened on a thread of its own, which ends with this call. A cancellation
+        # while opening waits for the open to end and closes what it opened.
+        opener = Lane("threadloom-open")
         try:
-            return cls(store, workers=workers, owned=True)
-        except BaseException:
-            await asyncio.to_thread(store.close)
-            raise
+            opening = opener.submit(
+                StateStore.open,
+                path,
+                durability=durability,
+                busy_timeout=busy_timeout,
+                migrate=migrate,
+                read_only=read_only,
+                clock=clock,
+                **backend_options,
+            )
+            try:
+                store = await asyncio.shield(opening)
+            except asyncio.CancelledError:
+                await settled(opening)
+                if not opening.cancelled() and opening.exception() is None:
+                    await settled(opener.submit(opening.result().close))
+                raise
+            try:
+                return cls(store, workers=workers, owned=True)
+            except BaseException:
+                await settled(opener.submit(store.close))
+                raise
+        finally:
+            opener.stop()
+            while opener.alive:
+                await asyncio.sleep(0.001)
 
     @classmethod
     def wrap(cls, store: StateStore, *, workers: int | None = None) -> Self:
