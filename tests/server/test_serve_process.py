@@ -12,8 +12,10 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
+from starlette.testclient import TestClient
 
-from tests.server.conftest import Served
+from tests.server.conftest import BASE, Served
+from threadloom.server import ServerOptions, create_app
 
 #: The command line, as another process (no console script needed).
 THREADLOOM = [sys.executable, "-c", "from threadloom.cli import main; main()"]
@@ -129,3 +131,17 @@ def test_importing_threadloom_or_its_cli_loads_no_server_code() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_stopping_ends_the_live_streams(served: Served) -> None:
+    # Without it, Ctrl+C waits for each open page's stream, then cancels it with a
+    # traceback; with it, the stream ends and the response completes.
+    options = ServerOptions(poll_interval=30.0)
+    app = create_app(served.store, options)
+    with TestClient(app, base_url=BASE) as client:
+        with client.stream("GET", "/api/events") as response:
+            lines = response.iter_lines()
+            assert next(lines) == "event: hello"
+            options.stopping.set()
+            rest = list(lines)  # ends: the stream closed itself well before 30 s
+        assert all(not line.startswith("event:") for line in rest)

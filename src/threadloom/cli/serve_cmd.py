@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from types import FrameType
 
 import click
 
@@ -80,6 +81,10 @@ def serve_cmd(
     mode = "read-write" if allow_writes else "read-only"
 
     class _Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            options.stopping.set()  # live streams end, so the shutdown need not wait
+            super().handle_exit(sig, frame)
+
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets)
             # The URL once the socket is bound: --port 0 picks a free port.

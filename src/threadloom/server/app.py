@@ -7,9 +7,10 @@ built from that table, so the two cannot disagree.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any
 
@@ -51,12 +52,15 @@ class ServerOptions:
         token: Require this token on every request.
         loopback_only: Answer only requests naming a loopback host.
         poll_interval: Seconds between the live stream's looks at the store.
+        stopping: Set it to end every live stream (the server is shutting down: an
+            open stream would otherwise hold the shutdown until its timeout).
     """
 
     allow_writes: bool = False
     token: str | None = None
     loopback_only: bool = True
     poll_interval: float = 1.0
+    stopping: threading.Event = field(default_factory=threading.Event)
 
 
 class BadRequest(ThreadloomError):
@@ -242,7 +246,7 @@ async def api_events(request: Request, access: StoreReads) -> Any:
     thread_id = request.query_params.get("thread") or None
     options: ServerOptions = request.app.state.options
     return StreamingResponse(
-        event_stream(access, thread_id, options.poll_interval),
+        event_stream(access, thread_id, options.poll_interval, options.stopping),
         media_type="text/event-stream",
         headers={"cache-control": "no-store", "x-accel-buffering": "no"},
     )

@@ -9,6 +9,7 @@ named after what changed; the page then fetches what it shows again.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Hashable
 from typing import Any
 
@@ -21,6 +22,8 @@ __all__ = ["event_stream", "fingerprints"]
 
 #: A comment line this often keeps proxies and the browser from closing an idle stream.
 _HEARTBEAT_SECONDS = 15.0
+#: How often a stream looks whether the server is stopping.
+_STOP_CHECK_SECONDS = 0.25
 
 
 async def fingerprints(access: StoreReads, thread_id: str | None) -> dict[str, Hashable]:
@@ -57,9 +60,10 @@ def _event(name: str, data: Any) -> bytes:
 
 
 async def event_stream(
-    access: StoreReads, thread_id: str | None, interval: float
+    access: StoreReads, thread_id: str | None, interval: float, stopping: threading.Event
 ) -> AsyncIterator[bytes]:
-    """The ``text/event-stream`` body: ``hello`` first, then one event per change.
+    """The ``text/event-stream`` body: ``hello`` first, then one event per change,
+    until ``stopping`` is set (within a quarter of a second).
 
     Events: ``threads`` (the picker changed), ``jobs``, ``thread`` (the watched thread's
     leaf, name or status changed: a message was appended, a branch switched), ``goal``.
@@ -67,8 +71,14 @@ async def event_stream(
     last = await fingerprints(access, thread_id)
     yield _event("hello", {"thread_id": thread_id, "interval": interval})
     quiet = 0.0
-    while True:
-        await anyio.sleep(interval)
+    while not stopping.is_set():
+        waited = 0.0
+        while waited < interval and not stopping.is_set():
+            step = min(_STOP_CHECK_SECONDS, interval - waited)
+            await anyio.sleep(step)
+            waited += step
+        if stopping.is_set():
+            return
         now = await fingerprints(access, thread_id)
         changed = [name for name, value in now.items() if last.get(name) != value]
         last = now
