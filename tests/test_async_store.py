@@ -601,7 +601,7 @@ def test_a_failed_group_commit_fails_every_write_of_the_group() -> None:
         lane = Lane("test", group)
         gate = threading.Event()
         held = lane.submit(gate.wait)
-        calls = [asyncio.ensure_future(lane.call_grouped(lambda i=i: i)) for i in range(4)]
+        calls = [asyncio.ensure_future(lane.call_grouped(int, i)) for i in range(4)]
         await asyncio.sleep(0)
         gate.set()
         await held

@@ -95,6 +95,12 @@ WRONG_TYPES: dict[str, list[Call]] = {
     "find_thread_path_by_name_str": [
         lambda s: s.find_thread_path_by_name_str(None)  # type: ignore[arg-type]
     ],
+    "set_retention_policy": [lambda s: s.set_retention_policy({"older_than_days": 1})],  # type: ignore[arg-type]
+    "run_retention": [
+        lambda s: s.run_retention("all"),  # type: ignore[arg-type]
+        lambda s: s.run_retention(batch_size="5"),  # type: ignore[arg-type]
+        lambda s: s.run_retention(dry_run=1),  # type: ignore[arg-type]
+    ],
 }
 
 #: Public methods that take no argument a caller could get the type of wrong.
@@ -103,6 +109,7 @@ NO_ARGUMENTS = {
     "db_path",
     "compact_session_index",
     "migrate",
+    "retention_policy",
     "schema_info",
     "session_index_entries",
     "session_index_health",

@@ -296,7 +296,7 @@ def test_open_without_migrate_lists_pending_steps(tmp_path: Path) -> None:
     with StateStore.open(db, migrate=False) as store:
         info = store.schema_info()
         assert info.schema_version == 1
-        steps = ["v2", "v3", "v4", "threadloom-v1", "threadloom-v2"]
+        steps = ["v2", "v3", "v4", "threadloom-v1", "threadloom-v2", "threadloom-v3"]
         assert [s.name for s in info.pending] == steps
         applied = store.migrate()
         assert [s.name for s in applied] == steps

@@ -9,6 +9,7 @@ from .aio import AsyncStateStore, AsyncWorkflowStore
 from .errors import (
     Conflict,
     CorruptData,
+    EncryptedData,
     InvalidRecord,
     InvalidType,
     NotFound,
@@ -33,6 +34,7 @@ from .records import (
     ThreadMetadata,
     ThreadStatus,
 )
+from .retention import RetentionPolicy, RetentionReport
 from .session_index import CompactionReport, IndexHealth
 from .store import StateStore
 from .workflows import (
@@ -65,6 +67,7 @@ __all__ = [
     "ControlNodeRun",
     "CorruptData",
     "DynamicToolRecord",
+    "EncryptedData",
     "IndexHealth",
     "InvalidRecord",
     "InvalidType",
@@ -77,6 +80,8 @@ __all__ = [
     "ReadOnlyError",
     "ReadOnlyStore",
     "ReplayOutcome",
+    "RetentionPolicy",
+    "RetentionReport",
     "RunStatus",
     "SchemaError",
     "SessionIndexEntry",

@@ -12,6 +12,7 @@ from __future__ import annotations
 __all__ = [
     "Conflict",
     "CorruptData",
+    "EncryptedData",
     "InvalidRecord",
     "InvalidType",
     "NotFound",
@@ -92,3 +93,21 @@ class InvalidType(InvalidRecord, TypeError):
     Also a ``TypeError``, as Python's own functions raise, and an
     :class:`InvalidRecord`, so ``except InvalidRecord`` catches every bad argument.
     """
+
+
+class EncryptedData(ThreadloomError):
+    """A stored value is encrypted and cannot be read (or written) as asked.
+
+    Raised for a value sealed with a key the store was not opened with (``key_id``
+    names it), one that fails authentication (a wrong key of the same id is
+    impossible; this means tampering), a write of content to an encrypted store opened
+    without a key, and a store opened with keys none of which the database knows.
+    Never plain ciphertext handed back as text.
+
+    Attributes:
+        key_id: The id of the key the value needs, when known.
+    """
+
+    def __init__(self, message: str, *, key_id: str | None = None) -> None:
+        super().__init__(message)
+        self.key_id = key_id

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ._json import JSONValue, encode_json
 from .contract import Backend, MigrationStep, SchemaInfo, ToolRow
 from .errors import InvalidRecord, InvalidType
+from .idempotency import DEFAULT_TTL, check_ttl, idempotent_write
 from .records import (
     I64_MAX,
     CheckpointRecord,
@@ -42,6 +43,7 @@ from .records import (
 from .session_index import CompactionReport, IndexHealth
 
 if TYPE_CHECKING:
+    from .retention import RetentionPolicy, RetentionReport
     from .workflows import WorkflowStore
 
 __all__ = ["StateStore"]
@@ -135,11 +137,21 @@ class StateStore:
             checkpoints and archival.
     """
 
-    def __init__(self, backend: Backend, *, clock: Callable[[], int] | None = None) -> None:
+    #: Keys fingerprint content with this secret (an encrypting store sets one).
+    _fingerprint_secret: bytes | None = None
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        clock: Callable[[], int] | None = None,
+        idempotency_ttl: float = DEFAULT_TTL,
+    ) -> None:
         self._backend = backend
         self._index = backend.session_index
         self._now = clock or _wall_clock
         self._workflows: WorkflowStore | None = None
+        self._idempotency_ttl = check_ttl(idempotency_ttl)
 
     # -- opening and closing -------------------------------------------------------
 
@@ -153,6 +165,9 @@ class StateStore:
         migrate: bool = True,
         read_only: bool = False,
         clock: Callable[[], int] | None = None,
+        idempotency_ttl: float = DEFAULT_TTL,
+        encryption_key: str | bytes | Sequence[str | bytes] | None = None,
+        secure_delete: bool | None = None,
         **backend_options: Any,
     ) -> StateStore:
         """Open (or create) a store.
@@ -176,6 +191,18 @@ class StateStore:
                 without threadloom's tables is refused. Writes raise
                 :class:`~threadloom.errors.ReadOnlyStore`.
             clock: Returns the current Unix time in seconds (tests pin it).
+            idempotency_ttl: Seconds an idempotency key is kept (default seven days);
+                a key older than that is forgotten and may be reused.
+            encryption_key: Seal message content and items, checkpoint states, job
+                details and goal objectives with this key (AES-256-GCM; needs
+                ``threadloom[encryption]``); a list gives the current key first, then
+                older ones still read (key rotation). ``None``: the
+                ``THREADLOOM_ENCRYPTION_KEY`` environment variable (comma-separated),
+                if set. Never stored; see ``threadloom.encryption``.
+            secure_delete: ``True``: SQLite overwrites deleted content with zeros
+                (``PRAGMA secure_delete``); ``False``: it does not; ``None``: the
+                SQLite build's default (on in Debian's, off in SQLite's own).
+                PostgreSQL has no such setting.
             **backend_options: Backend-specific options (PostgreSQL: ``pool_size``,
                 ``connect_timeout``, ``prepare_threshold``...).
 
@@ -184,6 +211,7 @@ class StateStore:
             CorruptData: The file is not a SQLite database (left untouched).
             StoreBusy: Another process held the lock past ``busy_timeout`` while migrating.
             NotFound: ``read_only`` and the SQLite file does not exist.
+            EncryptedData: None of the keys given is a key of this database.
             InvalidRecord: ``durability``, ``busy_timeout`` or a pool size is out of
                 range (a ``ValueError``); :class:`~threadloom.errors.InvalidType` (a
                 ``TypeError``) for options the backend does not take.
@@ -191,7 +219,16 @@ class StateStore:
             OSError: The directory or file cannot be created.
         """
         from .backends.opening import open_backend
+        from .encryption import ENV_VAR
 
+        keyring = None
+        if encryption_key is not None or os.environ.get(ENV_VAR):
+            from .encryption import keyring_from
+
+            keyring = keyring_from(encryption_key)  # a bad key fails before the file opens
+        if secure_delete is not None:
+            check_bool(secure_delete, "secure_delete")
+        check_ttl(idempotency_ttl)  # refused before anything is opened or created
         backend = open_backend(
             path,
             durability=durability,
@@ -200,7 +237,26 @@ class StateStore:
             read_only=read_only,
             **backend_options,
         )
-        return cls(backend, clock=clock)
+        try:
+            if secure_delete is not None:
+                backend.set_secure_delete(secure_delete)
+            from ._sealed_store import sealed_store_for
+
+            store = sealed_store_for(
+                backend,
+                keyring,
+                read_only=read_only,
+                clock=clock,
+                idempotency_ttl=idempotency_ttl,
+            ) or cls(backend, clock=clock, idempotency_ttl=idempotency_ttl)
+        except BaseException:
+            backend.close()
+            raise
+        if not read_only:
+            from .retention import run_if_due
+
+            run_if_due(store)  # only with a stored policy that opted in (auto)
+        return store
 
     def db_path(self) -> Path:
         """The database file path (for PostgreSQL: the DSN without its password)."""
@@ -262,6 +318,56 @@ class StateStore:
             SchemaError: The database is newer than this threadloom.
         """
         return self._backend.migrate()
+
+    @property
+    def idempotency_ttl(self) -> int:
+        """Seconds an idempotency key is kept (``StateStore.open(idempotency_ttl=...)``)."""
+        return self._idempotency_ttl
+
+    # -- data lifecycle (see threadloom.retention) -------------------------------------
+
+    def retention_policy(self) -> RetentionPolicy | None:
+        """The retention policy stored in the database, or ``None``.
+
+        Raises:
+            CorruptData: The stored policy does not parse.
+        """
+        from .retention import get_policy
+
+        return get_policy(self)
+
+    def set_retention_policy(self, policy: RetentionPolicy | None) -> None:
+        """Store the retention policy every process applies (``None`` removes it).
+
+        Raises:
+            InvalidRecord: A rule is out of range (nothing is stored).
+            ReadOnlyStore: The store was opened read-only.
+        """
+        from .retention import set_policy
+
+        set_policy(self, policy, self._now())
+
+    def run_retention(
+        self,
+        policy: RetentionPolicy | None = None,
+        *,
+        dry_run: bool = False,
+        batch_size: int = 20,
+    ) -> RetentionReport:
+        """Apply a retention policy (default: the stored one) in short batches.
+
+        Args:
+            policy: The policy; ``None`` for the stored one.
+            dry_run: Only plan: the report lists what would go.
+            batch_size: Items per transaction.
+
+        Raises:
+            ReadOnlyStore: The store was opened read-only (a dry run is fine).
+            StoreBusy: A batch could not get the write lock in time (earlier ones stay).
+        """
+        from .retention import run_retention
+
+        return run_retention(self, policy, dry_run=dry_run, batch_size=batch_size, now=self._now())
 
     @property
     def workflows(self) -> WorkflowStore:
@@ -436,8 +542,23 @@ class StateStore:
     def _item_json(item: JSONValue) -> str | None:
         return None if item is None else encode_json(item, "message item")
 
+    def _once(self, key: object, *parts: str | None) -> Any:
+        return idempotent_write(
+            key,
+            parts,
+            now=self._now(),
+            ttl=self._idempotency_ttl,
+            secret=self._fingerprint_secret,
+        )
+
     def append_message(
-        self, thread_id: str, role: str, content: str, item: JSONValue = None
+        self,
+        thread_id: str,
+        role: str,
+        content: str,
+        item: JSONValue = None,
+        *,
+        idempotency_key: str | None = None,
     ) -> int:
         """Append a message under the thread's current leaf; it becomes the new leaf.
 
@@ -446,14 +567,29 @@ class StateStore:
             role: ``"user"``, ``"assistant"``, ``"tool"``, ``"system"``...
             content: The text.
             item: Any JSON value (tool call, tool result...), or ``None`` for none.
+            idempotency_key: Append at most once per key and thread: a later call
+                with the same key returns the first call's id and writes nothing
+                (across processes and restarts, for ``idempotency_ttl``).
 
         Returns:
-            The new message id.
+            The new message id (with a key already used: the first call's).
 
         Raises:
             NotFound: The thread does not exist.
+            Conflict: ``idempotency_key`` was used for another write on the thread.
             InvalidRecord: ``item`` is not JSON-serializable, or text is not valid UTF-8.
         """
+        if idempotency_key is not None:
+            role, content = check_str(role, "role"), check_str(content, "content")
+            item_json = self._item_json(item)
+            return self._backend.append_message_once(
+                check_str(thread_id, "thread_id"),
+                self._once(idempotency_key, role, content, item_json),
+                role,
+                content,
+                item_json,
+                self._now(),
+            )
         return self._backend.append_message(
             check_str(thread_id, "thread_id"),
             check_str(role, "role"),
@@ -463,17 +599,44 @@ class StateStore:
         )
 
     def fork_at_message(
-        self, message_id: int | str, role: str, content: str, item: JSONValue = None
+        self,
+        message_id: int | str,
+        role: str,
+        content: str,
+        item: JSONValue = None,
+        *,
+        idempotency_key: str | None = None,
     ) -> int:
         """Add a message as a new child of ``message_id``; it becomes its thread's leaf.
 
+        Args:
+            message_id: The parent message.
+            role: The new message's role.
+            content: Its text.
+            item: Any JSON value, or ``None``.
+            idempotency_key: Fork at most once per key and thread (see
+                :meth:`append_message`).
+
         Returns:
-            The new message id.
+            The new message id (with a key already used: the first call's).
 
         Raises:
             NotFound: The message (or its thread) does not exist.
+            Conflict: ``idempotency_key`` was used for another write on the thread.
             InvalidRecord: ``message_id`` is not an integer, or ``item`` is not JSON.
         """
+        if idempotency_key is not None:
+            parent = _message_id(message_id)
+            role, content = check_str(role, "role"), check_str(content, "content")
+            item_json = self._item_json(item)
+            return self._backend.fork_at_message_once(
+                parent,
+                self._once(idempotency_key, str(parent), role, content, item_json),
+                role,
+                content,
+                item_json,
+                self._now(),
+            )
         return self._backend.fork_at_message(
             _message_id(message_id),
             check_str(role, "role"),
@@ -559,13 +722,39 @@ class StateStore:
 
     # -- checkpoints -----------------------------------------------------------------
 
-    def save_checkpoint(self, thread_id: str, checkpoint_id: str, state: JSONValue) -> None:
+    def save_checkpoint(
+        self,
+        thread_id: str,
+        checkpoint_id: str,
+        state: JSONValue,
+        *,
+        idempotency_key: str | None = None,
+    ) -> None:
         """Save (or overwrite) a named checkpoint; it becomes the latest.
+
+        Args:
+            thread_id: The thread.
+            checkpoint_id: The checkpoint's name.
+            state: Any JSON value.
+            idempotency_key: Save at most once per key and thread: a retried save
+                does not overwrite a checkpoint saved since (see :meth:`append_message`).
 
         Raises:
             NotFound: The thread does not exist.
+            Conflict: ``idempotency_key`` was used for another write on the thread.
             InvalidRecord: ``state`` is not JSON-serializable.
         """
+        if idempotency_key is not None:
+            checkpoint_id = check_str(checkpoint_id, "checkpoint_id")
+            state_json = encode_json(state, "checkpoint state")
+            self._backend.save_checkpoint_once(
+                check_str(thread_id, "thread_id"),
+                self._once(idempotency_key, checkpoint_id, state_json),
+                checkpoint_id,
+                state_json,
+                self._now(),
+            )
+            return
         self._backend.save_checkpoint(
             check_str(thread_id, "thread_id"),
             check_str(checkpoint_id, "checkpoint_id"),

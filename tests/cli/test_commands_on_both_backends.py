@@ -61,6 +61,13 @@ ELSEWHERE = {
     "import": "tests/postgres/test_transfer_cli.py",
     "copy": "tests/postgres/test_transfer_cli.py",
     "serve": "tests/server/test_api.py",
+    "retention set": "tests/cli/test_lifecycle_backends.py",
+    "retention show": "tests/cli/test_lifecycle_backends.py",
+    "retention run": "tests/cli/test_lifecycle_backends.py",
+    "encryption keygen": "tests/cli/test_lifecycle_backends.py",
+    "encryption enable": "tests/cli/test_lifecycle_backends.py",
+    "encryption status": "tests/cli/test_lifecycle_backends.py",
+    "encryption rotate": "tests/cli/test_lifecycle_backends.py",
 }
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ from tests.cli.conftest import Cli
 def test_doctor_finds_what_the_original_left_behind(seed_cli: Cli) -> None:
     report = seed_cli.json("doctor")
     assert report["schema_version"] == 3
-    assert report["pending_steps"] == ["v4", "threadloom-v1", "threadloom-v2"]
+    assert report["pending_steps"] == ["v4", "threadloom-v1", "threadloom-v2", "threadloom-v3"]
     assert report["integrity"] == ["ok"]
     assert report["orphans"] == {
         "messages": 2,
@@ -95,8 +95,8 @@ def test_stats(demo_cli: Cli) -> None:
 
 def test_migrate_shows_then_applies(seed_cli: Cli) -> None:
     dry = seed_cli.ok("migrate", "--dry-run").stdout
-    assert "v4: goal continuation count" in dry and "3 pending step(s)" in dry
+    assert "v4: goal continuation count" in dry and "4 pending step(s)" in dry
     data = seed_cli.json("migrate")
-    assert data["applied"] == ["v4", "threadloom-v1", "threadloom-v2"]
+    assert data["applied"] == ["v4", "threadloom-v1", "threadloom-v2", "threadloom-v3"]
     assert data["schema_version"] == 4
     assert "Up to date" in seed_cli.ok("migrate").stdout

@@ -236,11 +236,15 @@ def test_tables_cover_the_schemas_parents_first(tmp_path: Path, pg_dsn: str) -> 
             name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         }
         # Schema bookkeeping, not data (AUTOINCREMENT follows the copied ids by itself).
-        # threadloom_deleted_threads records this store's own deletions.
+        # threadloom_deleted_threads records this store's own deletions; idempotency
+        # keys answer retries against this store, and its settings (a retention policy)
+        # are its own (copy_store carries the encryption key ids over by themselves).
         assert tables - set(order) == {
             "sqlite_sequence",
             "threadloom_meta",
             "threadloom_deleted_threads",
+            "threadloom_idempotency_keys",
+            "threadloom_settings",
         }
         for table in order:
             not_null = {r[1]: r[3] for r in conn.execute(f"PRAGMA table_info({table})")}
@@ -271,10 +275,13 @@ def test_tables_cover_the_schemas_parents_first(tmp_path: Path, pg_dsn: str) -> 
         "threadloom_meta",
         "threadloom_schema_migrations",
         "threadloom_deleted_threads",
+        "threadloom_idempotency_keys",
+        "threadloom_settings",
     }
     assert references  # the query does see the schema's foreign keys
     for child, parent in references:
-        if child != SESSION_INDEX:  # copied last, after threads
+        # The session index is copied last, after threads; idempotency keys stay.
+        if child not in (SESSION_INDEX, "threadloom_idempotency_keys"):
             assert order.index(parent) < order.index(child), (child, parent)
 
 

@@ -22,7 +22,7 @@ def test_a_postgres_step_with_a_function_and_a_semicolon_literal_applies(
     pg_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     step = pg_schema.PgMigration(
-        3,
+        max(m.version for m in pg_schema.MIGRATIONS if m.own) + 1,
         "audit",
         (
             "CREATE TABLE threadloom_audit (note text NOT NULL)",
@@ -43,7 +43,7 @@ $$
     monkeypatch.setattr(pg_schema, "MIGRATIONS", (*pg_schema.MIGRATIONS, step))
     monkeypatch.setattr(pg_schema, "_KNOWN", {m.name for m in pg_schema.MIGRATIONS})
     with StateStore.open(pg_dsn) as store:
-        assert store.schema_info().own_version == 3
+        assert store.schema_info().own_version == step.version
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO jobs (id, name, status, created_at, updated_at) "

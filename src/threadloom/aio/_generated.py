@@ -24,6 +24,7 @@ from threadloom.records import (
     ThreadListFilters,
     ThreadMetadata,
 )
+from threadloom.retention import RetentionPolicy, RetentionReport
 from threadloom.session_index import CompactionReport, IndexHealth
 from threadloom.workflows._checks import UNSET, Unset
 from threadloom.workflows.records import (
@@ -62,6 +63,41 @@ class AsyncStateStore(AsyncStoreCore):
             SchemaError: The database is newer than this threadloom.
         """
         return await self._write_alone(self._store.migrate)
+
+    async def retention_policy(self) -> RetentionPolicy | None:
+        """The retention policy stored in the database, or ``None``.
+
+        Raises:
+            CorruptData: The stored policy does not parse.
+        """
+        return await self._write_alone(self._store.retention_policy)
+
+    async def set_retention_policy(self, policy: RetentionPolicy | None) -> None:
+        """Store the retention policy every process applies (``None`` removes it).
+
+        Raises:
+            InvalidRecord: A rule is out of range (nothing is stored).
+            ReadOnlyStore: The store was opened read-only.
+        """
+        await self._write_alone(self._store.set_retention_policy, policy)
+
+    async def run_retention(
+        self, policy: RetentionPolicy | None = None, *, dry_run: bool = False, batch_size: int = 20
+    ) -> RetentionReport:
+        """Apply a retention policy (default: the stored one) in short batches.
+
+        Args:
+            policy: The policy; ``None`` for the stored one.
+            dry_run: Only plan: the report lists what would go.
+            batch_size: Items per transaction.
+
+        Raises:
+            ReadOnlyStore: The store was opened read-only (a dry run is fine).
+            StoreBusy: A batch could not get the write lock in time (earlier ones stay).
+        """
+        return await self._write_alone(
+            self._store.run_retention, policy, dry_run=dry_run, batch_size=batch_size
+        )
 
     async def upsert_thread(self, thread: ThreadMetadata) -> None:
         """Insert or update a thread, then append its name to the session index.
@@ -193,7 +229,13 @@ class AsyncStateStore(AsyncStoreCore):
         return await self._write(self._store.record_thread_goal_continuation, thread_id)
 
     async def append_message(
-        self, thread_id: str, role: str, content: str, item: JSONValue = None
+        self,
+        thread_id: str,
+        role: str,
+        content: str,
+        item: JSONValue = None,
+        *,
+        idempotency_key: str | None = None,
     ) -> int:
         """Append a message under the thread's current leaf; it becomes the new leaf.
 
@@ -202,29 +244,62 @@ class AsyncStateStore(AsyncStoreCore):
             role: ``"user"``, ``"assistant"``, ``"tool"``, ``"system"``...
             content: The text.
             item: Any JSON value (tool call, tool result...), or ``None`` for none.
+            idempotency_key: Append at most once per key and thread: a later call
+                with the same key returns the first call's id and writes nothing
+                (across processes and restarts, for ``idempotency_ttl``).
 
         Returns:
-            The new message id.
+            The new message id (with a key already used: the first call's).
 
         Raises:
             NotFound: The thread does not exist.
+            Conflict: ``idempotency_key`` was used for another write on the thread.
             InvalidRecord: ``item`` is not JSON-serializable, or text is not valid UTF-8.
         """
-        return await self._write(self._store.append_message, thread_id, role, content, item)
+        return await self._write(
+            self._store.append_message,
+            thread_id,
+            role,
+            content,
+            item,
+            idempotency_key=idempotency_key,
+        )
 
     async def fork_at_message(
-        self, message_id: int | str, role: str, content: str, item: JSONValue = None
+        self,
+        message_id: int | str,
+        role: str,
+        content: str,
+        item: JSONValue = None,
+        *,
+        idempotency_key: str | None = None,
     ) -> int:
         """Add a message as a new child of ``message_id``; it becomes its thread's leaf.
 
+        Args:
+            message_id: The parent message.
+            role: The new message's role.
+            content: Its text.
+            item: Any JSON value, or ``None``.
+            idempotency_key: Fork at most once per key and thread (see
+                :meth:`append_message`).
+
         Returns:
-            The new message id.
+            The new message id (with a key already used: the first call's).
 
         Raises:
             NotFound: The message (or its thread) does not exist.
+            Conflict: ``idempotency_key`` was used for another write on the thread.
             InvalidRecord: ``message_id`` is not an integer, or ``item`` is not JSON.
         """
-        return await self._write(self._store.fork_at_message, message_id, role, content, item)
+        return await self._write(
+            self._store.fork_at_message,
+            message_id,
+            role,
+            content,
+            item,
+            idempotency_key=idempotency_key,
+        )
 
     async def list_messages(self, thread_id: str, limit: int | None = None) -> list[MessageRecord]:
         """The current branch: the newest ``limit`` messages up to the leaf, oldest first.
@@ -282,14 +357,35 @@ class AsyncStateStore(AsyncStoreCore):
         """
         return await self._read(self._store.get_dynamic_tools, thread_id)
 
-    async def save_checkpoint(self, thread_id: str, checkpoint_id: str, state: JSONValue) -> None:
+    async def save_checkpoint(
+        self,
+        thread_id: str,
+        checkpoint_id: str,
+        state: JSONValue,
+        *,
+        idempotency_key: str | None = None,
+    ) -> None:
         """Save (or overwrite) a named checkpoint; it becomes the latest.
+
+        Args:
+            thread_id: The thread.
+            checkpoint_id: The checkpoint's name.
+            state: Any JSON value.
+            idempotency_key: Save at most once per key and thread: a retried save
+                does not overwrite a checkpoint saved since (see :meth:`append_message`).
 
         Raises:
             NotFound: The thread does not exist.
+            Conflict: ``idempotency_key`` was used for another write on the thread.
             InvalidRecord: ``state`` is not JSON-serializable.
         """
-        await self._write(self._store.save_checkpoint, thread_id, checkpoint_id, state)
+        await self._write(
+            self._store.save_checkpoint,
+            thread_id,
+            checkpoint_id,
+            state,
+            idempotency_key=idempotency_key,
+        )
 
     async def load_checkpoint(
         self, thread_id: str, checkpoint_id: str | None = None

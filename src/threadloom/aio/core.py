@@ -127,6 +127,11 @@ class AsyncStoreCore(LaneRunner):
         """The storage backend behind this store."""
         return self._store.backend
 
+    @property
+    def idempotency_ttl(self) -> int:
+        """Seconds an idempotency key is kept (as :attr:`StateStore.idempotency_ttl`)."""
+        return self._store.idempotency_ttl
+
     def db_path(self) -> Path:
         """The database file path (for PostgreSQL: the DSN without its password); no I/O."""
         return self._store.db_path()

@@ -29,6 +29,7 @@ from ..records import (
     ThreadMetadata,
 )
 from ..session_index import SessionIndex
+from .lifecycle import LifecycleOperations
 from .maintenance import MaintenanceOperations
 from .traces import TraceOperations
 from .transfer import TransferOperations
@@ -64,7 +65,9 @@ class SchemaInfo:
     pending: tuple[MigrationStep, ...]
 
 
-class Backend(MaintenanceOperations, TraceOperations, TransferOperations, Protocol):
+class Backend(
+    MaintenanceOperations, TraceOperations, TransferOperations, LifecycleOperations, Protocol
+):
     """A storage engine for the store's tables."""
 
     #: Where the data lives (a file path, or a DSN without its password).

@@ -37,6 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._sealed_store import known_key_ids, register_key
 from ..contract import Backend, CopyTable
 from ..errors import Conflict, SchemaError, ThreadloomError
 from ..records import SessionIndexEntry
@@ -343,6 +344,10 @@ def copy_store(
         counts.append((table, held_rows.rows + held_rows.orphans))
     held = {t.name: have for t, have in counts if have}
     _check_destination(mode, src, dst, tables, (report.source, report.target), held, batch_size)
+    # Sealed values are copied as they are: the target must know it holds them, so that
+    # it reads them as EncryptedData without a key rather than as text.
+    for key_id in known_key_ids(src):
+        register_key(dst, key_id, 0)
     for spec, (table, have) in zip(tables, counts, strict=True):
         report.tables.append(table)
         done = 0

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._json import encode_json
+from .._sealed_store import SealedStateStore
 from ..contract import CheckpointRow, MessageRow, ThreadImport, ToolRow
 from ..errors import Conflict, InvalidRecord
 from ..records import (
@@ -205,6 +206,8 @@ def import_document(
             fresh = backend.reserve_message_ids(len(ids))
         mapping = dict(zip(ids, fresh, strict=True))
         data, thread = _thread_import(parsed, thread_id, mapping)
+        if isinstance(store, SealedStateStore):
+            data = store.seal_import(data)  # an encrypted store stores nothing plain
         backend.import_thread(data)
     store.append_thread_name(thread_id, thread.name, thread.updated_at, thread.rollout_path)
     if parsed.index_name != thread.name:

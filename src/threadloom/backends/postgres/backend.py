@@ -24,7 +24,9 @@ from typing import Any
 import psycopg
 
 from ...contract import MigrationStep, SchemaInfo
+from ...contract.lifecycle import SETTINGS_TABLE
 from ...errors import InvalidRecord, NotFound, SchemaError
+from ..common.lifecycle import LifecycleQueries
 from ..common.queries import DELETED_TABLE, CoreDialect, CoreQueries, CoreStatements
 from ..common.transactions import read_only_store, schema_info_from, steps_from
 from .connection import PgConnections
@@ -73,7 +75,9 @@ PG_CORE = CoreDialect(
 )
 
 
-class PostgresBackend(CoreQueries[psycopg.Connection[Any]], PgTraces, PgTransfer, PgMaintenance):
+class PostgresBackend(
+    CoreQueries[psycopg.Connection[Any]], PgTraces, PgTransfer, PgMaintenance, LifecycleQueries
+):
     """The store's tables in a PostgreSQL schema (the connection's ``search_path``).
 
     Open it with :meth:`open` (``StateStore.open`` does).
@@ -207,6 +211,20 @@ class PostgresBackend(CoreQueries[psycopg.Connection[Any]], PgTraces, PgTransfer
         return self._conns.call(what, writes=True)
 
     # -- what PostgreSQL does its own way --------------------------------------------
+
+    _octets = "octet_length({})"
+    #: As _has_deletions_table: a yes is asked once.
+    _has_settings_table = False
+
+    def set_secure_delete(self, on: bool) -> bool:
+        return False  # no such setting: dead rows stay until VACUUM, then in free space
+
+    def _has_lifecycle_tables(self) -> bool:
+        if not self._has_settings_table:
+            with self._conns.call("failed to read the schema") as conn:
+                row = conn.execute(f"SELECT to_regclass('{SETTINGS_TABLE}') IS NOT NULL").fetchone()
+            self._has_settings_table = bool(row and row[0])
+        return self._has_settings_table
 
     #: Whether the schema has the deletions table (steps only add tables, so a yes
     #: stays true and is asked once; a no is asked again, as migrate() may add it).

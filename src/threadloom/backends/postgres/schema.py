@@ -277,6 +277,31 @@ CREATE TABLE IF NOT EXISTS threadloom_deleted_threads (
 """,
 )
 
+# Data lifecycle (issue 17), as on SQLite: idempotency keys of retried writes (deleted
+# with their thread) and threadloom's stored settings.
+_OWN_V3: tuple[str, ...] = (
+    """
+CREATE TABLE IF NOT EXISTS threadloom_idempotency_keys (
+    thread_id text NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
+    key text NOT NULL,
+    operation text NOT NULL,
+    fingerprint text NOT NULL,
+    result text,
+    created_at bigint NOT NULL,
+    PRIMARY KEY (thread_id, key)
+)
+""",
+    "CREATE INDEX IF NOT EXISTS idx_threadloom_idempotency_keys_created_at "
+    "ON threadloom_idempotency_keys(created_at)",
+    """
+CREATE TABLE IF NOT EXISTS threadloom_settings (
+    name text PRIMARY KEY NOT NULL,
+    value text NOT NULL,
+    updated_at bigint NOT NULL
+)
+""",
+)
+
 
 def run_statements(conn: psycopg.Connection[Any], statements: Sequence[str]) -> None:
     """Execute a step's statements, one ``execute()`` each, in the open transaction.
@@ -322,6 +347,7 @@ MIGRATIONS: tuple[PgMigration, ...] = (
     PgMigration(4, "goal continuation count", _V4),
     PgMigration(1, "threadloom_meta and session_index tables", _OWN_V1, own=True),
     PgMigration(2, "threadloom_deleted_threads table", _OWN_V2, own=True),
+    PgMigration(3, "idempotency keys and settings tables", _OWN_V3, own=True),
 )
 _KNOWN = {m.name for m in MIGRATIONS}
 

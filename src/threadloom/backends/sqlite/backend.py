@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from ...contract import CHILD_TABLES, MigrationStep, SchemaInfo
+from ...contract.lifecycle import SETTINGS_TABLE
 from ...errors import CorruptData, NotFound, SchemaError, ThreadloomError
 from ...paths import ensure_private_dir, open_private_file, session_index_path_for
+from ..common.lifecycle import LifecycleQueries
 from ..common.queries import DELETED_TABLE, CoreDialect, CoreQueries, CoreStatements
 from ..common.rows import chunks
 from ..common.transactions import read_only_store, schema_info_from, steps_from
@@ -65,7 +67,11 @@ def _check_version_untouched(path: Path, busy_timeout: float) -> None:
 
 
 class SqliteBackend(
-    CoreQueries[sqlite3.Connection], SqliteTraces, SqliteTransfer, SqliteMaintenance
+    CoreQueries[sqlite3.Connection],
+    SqliteTraces,
+    SqliteTransfer,
+    SqliteMaintenance,
+    LifecycleQueries,
 ):
     """The store's tables in one SQLite file, with ``session_index.jsonl`` beside it.
 
@@ -208,6 +214,34 @@ class SqliteBackend(
         return self._conns.write(what)
 
     # -- what SQLite does its own way ----------------------------------------------
+
+    def set_secure_delete(self, on: bool) -> bool:
+        self._conns.secure_delete = on
+        if not self.read_only:
+            with translate_errors("failed to set secure_delete", self.path):
+                self._conns.connection().execute(f"PRAGMA secure_delete = {int(on)}")
+        return True
+
+    #: Whether the lifecycle tables exist (steps only add tables: a yes is asked once).
+    _has_settings_table = False
+
+    def _has_lifecycle_tables(self) -> bool:
+        # A database opened with migrate=False may predate them; a read-only one that
+        # needs the step has them as TEMP tables (of each connection: not cached).
+        if self._has_settings_table:
+            return True
+        with translate_errors("failed to read the schema", self.path):
+            conn = self._conns.connection()
+            if _has_table(conn, SETTINGS_TABLE):
+                self._has_settings_table = True
+                return True
+            return (
+                conn.execute(
+                    "SELECT 1 FROM sqlite_temp_master WHERE type = 'table' AND name = ?",
+                    (SETTINGS_TABLE,),
+                ).fetchone()
+                is not None
+            )
 
     def delete_thread(self, thread_id: str) -> bool:
         with self._conns.write(f"failed to delete thread {thread_id}") as conn:

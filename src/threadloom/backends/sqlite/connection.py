@@ -223,6 +223,9 @@ class ConnectionManager:
         self.busy_timeout = busy_timeout
         self.read_only = read_only
         self._on_open = on_open
+        #: PRAGMA secure_delete for every connection opened from now (``None``: the
+        #: build's default; see set_secure_delete).
+        self.secure_delete: bool | None = None
         self._local = _Local()
         # Open connections by id. No lock guards it: single dict operations are
         # atomic, so a child forked while another thread registers a connection
@@ -252,6 +255,8 @@ class ConnectionManager:
                 # Read-only media cannot switch to WAL; the store then works in the
                 # journal mode it has, so the answer is not checked.
                 conn.execute("PRAGMA journal_mode = WAL").fetchone()
+                if self.secure_delete is not None:
+                    conn.execute(f"PRAGMA secure_delete = {int(self.secure_delete)}")
         except BaseException:
             _close(conn)
             raise

@@ -36,7 +36,7 @@ __all__ = [
 #: The newest original schema version this threadloom knows.
 SCHEMA_VERSION = 4
 #: The version of threadloom's own tables.
-OWN_SCHEMA_VERSION = 2
+OWN_SCHEMA_VERSION = 3
 
 _THREADS_V0: tuple[str, ...] = (
     """
@@ -240,6 +240,32 @@ CREATE TABLE IF NOT EXISTS threadloom_deleted_threads (
 """,
 )
 
+# Data lifecycle (issue 17): idempotency keys of retried writes (deleted with their
+# thread) and threadloom's stored settings (the retention policy, encryption key ids).
+_OWN_V3: tuple[str, ...] = (
+    """
+CREATE TABLE IF NOT EXISTS threadloom_idempotency_keys (
+    thread_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    result TEXT,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (thread_id, key),
+    FOREIGN KEY(thread_id) REFERENCES threads(id) ON DELETE CASCADE
+)
+""",
+    "CREATE INDEX IF NOT EXISTS idx_threadloom_idempotency_keys_created_at "
+    "ON threadloom_idempotency_keys(created_at)",
+    """
+CREATE TABLE IF NOT EXISTS threadloom_settings (
+    name TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+)
+""",
+)
+
 
 def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
     return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
@@ -354,6 +380,7 @@ MIGRATIONS: tuple[Migration, ...] = (
 OWN_MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "threadloom_meta table", _OWN_V1, own=True),
     Migration(2, "threadloom_deleted_threads table", _OWN_V2, own=True),
+    Migration(3, "idempotency keys and settings tables", _OWN_V3, own=True),
 )
 
 
@@ -484,7 +511,7 @@ _DERIVED_COLUMNS: dict[str, dict[str, str]] = {
 def _temp_tables() -> dict[str, str]:
     """Every table the steps create, as a ``CREATE TEMP TABLE`` statement, by name."""
     out = {}
-    for statements in (_THREADS_V0, _WORKFLOW_V2, _GOALS_V3, _OWN_V1, _OWN_V2):
+    for statements in (_THREADS_V0, _WORKFLOW_V2, _GOALS_V3, _OWN_V1, _OWN_V2, _OWN_V3):
         for statement in statements:
             words = statement.split()
             if words[:2] == ["CREATE", "TABLE"]:
