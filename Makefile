@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck unit bench install generate
+.PHONY: run test lint typecheck unit bench install generate screenshots
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,3 +44,9 @@ generate: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench
+
+# The viewer's screenshots in docs/screenshots/ (the README shows them), made by its
+# browser tests: needs the browser extra and Chromium (see .ci/run).
+screenshots: $(BIN)/.installed
+	$(BIN)/pip install --quiet -e '.[browser]'
+	THREADLOOM_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/server/test_browser.py -q

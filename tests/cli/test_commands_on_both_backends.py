@@ -60,6 +60,7 @@ ELSEWHERE = {
     "export": "tests/postgres/test_transfer_cli.py",
     "import": "tests/postgres/test_transfer_cli.py",
     "copy": "tests/postgres/test_transfer_cli.py",
+    "serve": "tests/server/test_api.py",
     "retention set": "tests/cli/test_lifecycle_backends.py",
     "retention show": "tests/cli/test_lifecycle_backends.py",
     "retention run": "tests/cli/test_lifecycle_backends.py",

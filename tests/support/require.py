@@ -15,6 +15,7 @@ from typing import NoReturn
 import pytest
 
 __all__ = [
+    "BROWSER",
     "ENV_FAULTS",
     "FRAMEWORKS",
     "PEERS",
@@ -37,6 +38,8 @@ PGBOUNCER = "THREADLOOM_REQUIRE_PGBOUNCER"
 #: PostgreSQL's server binaries (``initdb``, ``pg_basebackup``, ``pg_ctl``) for the
 #: replica and failover tests, which build clusters of their own.
 REPLICATION = "THREADLOOM_REQUIRE_REPLICATION"
+#: The viewer's browser tests: Playwright (the ``browser`` extra) and Debian's Chromium.
+BROWSER = "THREADLOOM_REQUIRE_BROWSER"
 
 #: Every switch CI must set (``tests/test_ci_switches.py`` checks ``.ci/run``).
 SWITCHES = (
@@ -47,6 +50,7 @@ SWITCHES = (
     FRAMEWORKS,
     PGBOUNCER,
     REPLICATION,
+    BROWSER,
 )
 
 

@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "threadloom.cli.demo",
     "threadloom.cli.copy_cmd",
     "threadloom.cli.search_cmd",
+    "threadloom.cli.serve_cmd",
     "threadloom.cli.lifecycle",
 )
 
