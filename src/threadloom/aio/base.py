@@ -68,14 +68,17 @@ class LaneRunner:
         beside it (the writer lane's group commit).
         """
         lanes = self._lanes
+        lease = lanes.held()
+        if lease is not None:
+            return await lease.lane.call(fn, *args, **kwargs)
         lane = await lanes.for_write()
-        if lanes.held() is None:
-            return await lane.call_grouped(fn, *args, **kwargs)
-        return await lane.call(fn, *args, **kwargs)
+        return await lane.call_grouped(fn, *args, **kwargs)
 
     async def _write_alone(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
         """Run a write that manages its own transactions (never grouped with others)."""
-        lane = await self._lanes.for_write()
+        lanes = self._lanes
+        lease = lanes.held()
+        lane = lease.lane if lease is not None else await lanes.for_write()
         return await lane.call(fn, *args, **kwargs)
 
     async def _iterate(

@@ -26,12 +26,6 @@ if TYPE_CHECKING:
 __all__ = ["AsyncStoreCore", "AsyncWorkflowCore"]
 
 
-def _lane_count(store: StateStore, workers: int | None) -> int:
-    if workers is not None:
-        return workers
-    return store.backend.max_concurrency
-
-
 def _idle() -> None:
     """A job that does nothing: awaiting it means the lane finished what came before."""
 
@@ -49,7 +43,7 @@ class AsyncStoreCore(LaneRunner):
         self._lanes = Lanes(
             "threadloom-async",
             single_writer=store.backend.single_writer,
-            workers=_lane_count(store, workers),
+            workers=store.backend.max_concurrency if workers is None else workers,
             group=store.transaction,
         )
         self._workflows: AsyncWorkflowStore | None = None

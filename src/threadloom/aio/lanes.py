@@ -349,11 +349,9 @@ class Lanes:
         return lease.lane if lease is not None else self._least_busy()
 
     async def for_write(self) -> Lane:
-        """The lane a write runs on (waits while another task's transaction holds it)."""
+        """The lane a write outside any block runs on (waits while another task's
+        transaction holds it). Callers check :meth:`held` first."""
         self._check()
-        lease = self.held()
-        if lease is not None:
-            return lease.lane
         writer = self._writer
         if writer is None:
             return self._least_busy()
@@ -363,7 +361,7 @@ class Lanes:
             # so the write is queued before the next waiter gets the gate.
             async with gate:
                 self._check()
-        return self._writer or writer
+        return self._writer or writer  # a fork while waiting starts new lanes
 
     # -- leases ------------------------------------------------------------------
 
